@@ -1,0 +1,52 @@
+"""HTML pages: the login page and one app shell for every signed-in page.
+
+Pages answer like a browser expects: no session → 307 to /login?next=<path>; a role too low →
+a plain "Not permitted" page (403). The data comes from the API; the shell only names the page.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from ..services.errors import ApiError
+from .. import __version__
+from .base import BaseHandler
+
+
+class PageHandler(BaseHandler):
+    page = "dashboard"
+
+    def initialize(self, route, page: str | None = None) -> None:  # type: ignore[override]
+        super().initialize(route)
+        if page:
+            self.page = page
+
+    async def get(self, *args: str) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.render("app.html", page=self.page, version=__version__)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, ApiError) and e.status == 401:
+            target = self.request.path
+            if self.request.query:
+                target += "?" + self.request.query
+            self.redirect("/login?next=" + quote(target, safe="/"), status=307)
+            return
+        if isinstance(e, ApiError) and e.status == 403:
+            self.clear()
+            self.set_status(403)
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(self.app.read_asset("html/forbidden.html"))
+            return
+        super()._handle_request_exception(e)
+
+
+class LoginPageHandler(BaseHandler):
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(self.app.read_asset("html/login.html"))
+
+
+class RootHandler(BaseHandler):
+    async def get(self) -> None:
+        self.redirect("/dashboard", status=307)

@@ -1,0 +1,77 @@
+"""Prometheus text exposition for /metrics (api.md §14.2). Counters live here; gauges are read
+from the application's objects at scrape time."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any, Callable
+
+from .. import __version__
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Histogram:
+    def __init__(self) -> None:
+        self.counts = [0] * len(DURATION_BUCKETS)
+        self.total = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.total += 1
+        self.sum += value
+        for i, bound in enumerate(DURATION_BUCKETS):
+            if value <= bound:
+                self.counts[i] += 1
+
+    def lines(self, name: str, labels: str = "") -> list[str]:
+        sep = "," if labels else ""
+        out = [f'{name}_bucket{{{labels}{sep}le="{b}"}} {c}' for b, c in zip(DURATION_BUCKETS, self.counts)]
+        out.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {self.total}')
+        out.append(f"{name}_sum{{{labels}}} {self.sum:.6f}" if labels else f"{name}_sum {self.sum:.6f}")
+        out.append(f"{name}_count{{{labels}}} {self.total}" if labels else f"{name}_count {self.total}")
+        return out
+
+
+def _escape(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.http_requests: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.http_duration = Histogram()
+        self.node_messages: dict[str, int] = defaultdict(int)
+        self.node_commands: dict[str, int] = defaultdict(int)
+        self.command_duration = Histogram()
+        self.extra_collectors: list[Callable[[Any], list[str]]] = []
+
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests[(method, route, status)] += 1
+        self.http_duration.observe(seconds)
+
+    def render(self, app: Any) -> str:
+        lines = [
+            "# TYPE bilbycast_build_info gauge", f'bilbycast_build_info{{version="{__version__}"}} 1',
+            "# TYPE bilbycast_uptime_seconds gauge", f"bilbycast_uptime_seconds {time.time() - self.started:.0f}",
+            "# TYPE bilbycast_login_failures_total counter",
+            f"bilbycast_login_failures_total {app.auth.login_failures_total}",
+            "# TYPE bilbycast_http_requests_total counter",
+        ]
+        for (method, route, status), count in sorted(self.http_requests.items()):
+            lines.append(f'bilbycast_http_requests_total{{method="{method}",route="{_escape(route)}",status="{status}"}} {count}')
+        lines.append("# TYPE bilbycast_http_request_duration_seconds histogram")
+        lines += self.http_duration.lines("bilbycast_http_request_duration_seconds")
+        lines.append("# TYPE bilbycast_node_messages_total counter")
+        for kind, count in sorted(self.node_messages.items()):
+            lines.append(f'bilbycast_node_messages_total{{type="{_escape(kind)}"}} {count}')
+        lines.append("# TYPE bilbycast_node_commands_total counter")
+        for result, count in sorted(self.node_commands.items()):
+            lines.append(f'bilbycast_node_commands_total{{result="{_escape(result)}"}} {count}')
+        lines.append("# TYPE bilbycast_node_command_duration_seconds histogram")
+        lines += self.command_duration.lines("bilbycast_node_command_duration_seconds")
+        for collect in self.extra_collectors:
+            lines += collect(app)
+        return "\n".join(lines) + "\n"
