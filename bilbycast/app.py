@@ -29,6 +29,10 @@ from .services.passwords import PasswordHasher
 from .services.ratelimit import TokenBucket
 from .services.settings import Settings
 from .services.tls import CertInfo, tls_api_without_certificate
+from .drivers.registry import DriverRegistry, default_registry
+from .hub.commands import CommandService
+from .hub.history_recorder import HistoryRecorder
+from .hub.hub import NodeHub
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,8 @@ def assets_dir() -> Path:
 
 class ManagerApp(tornado.web.Application):
     def __init__(self, config: Config, *, jwt_secret: bytes, master_key: bytes,
-                 cert_info: CertInfo | None = None, extra_routes: list[Route] | None = None):
+                 cert_info: CertInfo | None = None, extra_routes: list[Route] | None = None,
+                 drivers: DriverRegistry | None = None):
         self.config = config
         self.started_monotonic = time.monotonic()
         self.shutting_down = False
@@ -56,6 +61,11 @@ class ManagerApp(tornado.web.Application):
         self.metrics = Metrics()
         self.api_rate = TokenBucket(config.api_rps_per_user, config.api_rps_per_user * 10)
         self.user_change_listeners: list[Callable[[str], None]] = []
+        self.events_ack_listeners: list[Callable[[], None]] = []
+        self.drivers = drivers or default_registry()
+        self.history = HistoryRecorder(self)
+        self.hub = NodeHub(self)
+        self.commands = CommandService(self)
         self.routes = build_routes(extra_routes)
         self.assets = assets_dir()
         handlers = [tornado.web.URLSpec(r.pattern, r.handler, {"route": r, **r.handler_kwargs})
@@ -69,7 +79,7 @@ class ManagerApp(tornado.web.Application):
             template_path=str(self.assets / "html"),
             compress_response=True,
             xsrf_cookies=False,  # our own double-submit check in BaseHandler covers every write
-            websocket_max_message_size=5 * 1024 * 1024,
+            websocket_max_message_size=8 * 1024 * 1024,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -78,14 +88,20 @@ class ManagerApp(tornado.web.Application):
 
     async def start(self) -> None:
         self.db.open()
+        self.history.open()
         await self.db.read(self.runtime_settings.load)
+        await self.hub.load()
 
     async def after_listen(self, port: int, options: Any) -> None:
         """Called once the listeners are bound: background workers and the demo fleet start here."""
         self.listen_port = port
+        self.hub.start()
+        self.history.start()
 
     async def stop(self) -> None:
         self.shutting_down = True
+        await self.hub.stop()
+        await self.history.stop()
         self.db.close()
         self.cpu_pool.shutdown(wait=False)
 
@@ -130,6 +146,10 @@ class ManagerApp(tornado.web.Application):
     def on_user_changed(self, user_id: str) -> None:
         for listener in self.user_change_listeners:
             listener(user_id)
+
+    def on_events_acknowledged(self) -> None:
+        for listener in self.events_ack_listeners:
+            listener()
 
 
 @lru_cache(maxsize=64)

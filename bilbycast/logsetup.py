@@ -66,5 +66,5 @@ def configure(level: str, fmt: str, log_dir: Path | None) -> Path | None:
         root.addHandler(handler)
     root.setLevel(level.upper())
     # Tornado's access log duplicates ours (and would print full URLs); keep its errors only.
-    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    logging.getLogger("tornado.access").setLevel(logging.ERROR)
     return log_file

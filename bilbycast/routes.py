@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .handlers.api import admin, auth, users
-from .handlers.api import system
-from .handlers import pages
+from .handlers.api import admin, auth, events, node_commands, nodes, system, users
+from .handlers import pages, ws_node
 from .services.rbac import OWN, PUBLIC, Rule
 
 KIB = 1024
@@ -54,6 +53,77 @@ def _pages() -> list[Route]:
     return out
 
 
+def _node_routes() -> list[Route]:
+    n = dict(node=True)
+    cmd_limit = {"POST": 50 * KIB, "PUT": 50 * KIB}
+    flows = {"feature": "flows", "create": "create_flow", "update": "update_flow", "delete": "delete_flow",
+             "id_arg": "flow_id", "body_key": "flow"}
+    inputs = {"feature": "inputs_outputs", "create": "create_input", "update": "update_input",
+              "delete": "delete_input", "id_arg": "input_id", "body_key": "input"}
+    outputs = {"feature": "inputs_outputs", "create": "create_output", "update": "update_output",
+               "delete": "delete_output", "id_arg": "output_id", "body_key": "output"}
+    routes = [
+        Route("/api/v1/nodes", nodes.NodesHandler,
+              {"GET": R("node", "viewer", **n), "POST": R("node", "admin", audit="node.create")},
+              summary="List nodes (filters: device_type, status, capability, search) or create one."),
+        Route("/api/v1/nodes/endpoints", nodes.EndpointsHandler, {"GET": R("node", "viewer", **n)},
+              summary="Addressable inputs and outputs of every visible node."),
+        Route("/api/v1/nodes/{id}", nodes.NodeHandler,
+              {"GET": R("node", "viewer", **n), "PUT": R("node", "admin", **n, audit="node.update"),
+               "DELETE": R("node", "admin", **n, audit="node.delete")}, summary="One node record."),
+        Route("/api/v1/nodes/{id}/token", nodes.NodeTokenHandler,
+              {"POST": R("node", "admin", **n, audit="node.token_regenerate")},
+              summary="Regenerate the one-time registration token (drops current credentials)."),
+        Route("/api/v1/nodes/{id}/rotate-secret", nodes.NodeRotateSecretHandler,
+              {"POST": R("node", "admin", **n, audit="node.secret_rotate")},
+              summary="Rotate the node's secret (previous one accepted until the node restarts)."),
+        Route("/api/v1/nodes/{id}/stats", nodes.NodeStatsHandler, {"GET": R("node_state", "viewer", **n)},
+              summary="Latest stats message, unchanged."),
+        Route("/api/v1/nodes/{id}/health", nodes.NodeHealthHandler, {"GET": R("node_state", "viewer", **n)},
+              summary="Latest health report and derived health."),
+        Route("/api/v1/nodes/{id}/stats/history", nodes.NodeHistoryHandler,
+              {"GET": R("node_state", "viewer", **n)}, summary="Stats history series."),
+        Route("/api/v1/nodes/{id}/config", node_commands.NodeConfigHandler,
+              {"GET": R("node_config", "viewer", **n),
+               "PUT": R("node_config", "operator", **n, audit="node.config.update")},
+              body_limit={"PUT": 100 * KIB}, summary="The node's config (secrets masked) / replace it."),
+        Route("/api/v1/nodes/{id}/command", node_commands.NodeCommandHandler,
+              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              summary="Send one driver action; the driver's requires_role applies."),
+        Route("/api/v1/nodes/{id}/flows", node_commands.EntityCollectionHandler,
+              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              handler_kwargs=flows, summary="create_flow"),
+        Route("/api/v1/nodes/{id}/flows/{entity_id}", node_commands.EntityItemHandler,
+              {"PUT": R("node_command", "operator", **n, audit="node.command"),
+               "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              handler_kwargs=flows, summary="update_flow / delete_flow"),
+        Route("/api/v1/nodes/{id}/inputs", node_commands.EntityCollectionHandler,
+              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              handler_kwargs=inputs, summary="create_input"),
+        Route("/api/v1/nodes/{id}/inputs/{entity_id}", node_commands.EntityItemHandler,
+              {"PUT": R("node_command", "operator", **n, audit="node.command"),
+               "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              handler_kwargs=inputs, summary="update_input / delete_input"),
+        Route("/api/v1/nodes/{id}/outputs", node_commands.EntityCollectionHandler,
+              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              handler_kwargs=outputs, summary="create_output"),
+        Route("/api/v1/nodes/{id}/outputs/{entity_id}", node_commands.EntityItemHandler,
+              {"PUT": R("node_command", "operator", **n, audit="node.command"),
+               "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              handler_kwargs=outputs, summary="update_output / delete_output"),
+        Route("/api/v1/nodes/{id}/flows/{entity_id}/thumbnail", node_commands.ThumbnailHandler,
+              {"GET": R("node_state", "viewer", **n)}, summary="Latest flow (or ?input_id=) thumbnail, image/jpeg."),
+        Route("/api/v1/device-types", nodes.DeviceTypesHandler, {"GET": R("device_type", "viewer")},
+              summary="Every registered driver: commands, roles, features, metrics."),
+    ]
+    for verb, action in (("start", "start_flow"), ("stop", "stop_flow"), ("restart", "restart_flow"),
+                         ("activate-input", "activate_input")):
+        routes.append(Route(f"/api/v1/nodes/{{id}}/flows/{{entity_id}}/{verb}", node_commands.FlowVerbHandler,
+                            {"POST": R("node_command", "operator", **n, audit="node.command")},
+                            body_limit=cmd_limit, handler_kwargs={**flows, "verb": action}, summary=action))
+    return routes
+
+
 def build_routes(extra: list[Route] | None = None) -> list[Route]:
     routes = [
         # -- operations ----------------------------------------------------------------
@@ -88,6 +158,22 @@ def build_routes(extra: list[Route] | None = None) -> list[Route]:
               summary="TLS mode and certificate details."),
         Route("/api/v1/audit-log", admin.AuditLogHandler, {"GET": R("audit", "admin", node=True)},
               summary="The append-only audit log, newest first."),
+        *_node_routes(),
+        # -- events --------------------------------------------------------------------
+        Route("/api/v1/events", events.EventsHandler, {"GET": R("event", "viewer", node=True)},
+              summary="Events with filters and paging (newest first)."),
+        Route("/api/v1/events/count", events.EventCountHandler, {"GET": R("event", "viewer", node=True)},
+              summary="Unacknowledged alarms the caller can see."),
+        Route("/api/v1/events/export", events.EventExportHandler, {"GET": R("event", "viewer", node=True)},
+              summary="The filtered events as CSV (at most 100 000 rows)."),
+        Route("/api/v1/events/ack", events.EventBulkAckHandler,
+              {"POST": R("event", "operator", node=True, audit="event.ack_bulk")},
+              summary="Acknowledge events by ids or by filter."),
+        Route("/api/v1/events/{id}/ack", events.EventAckHandler,
+              {"POST": R("event", "operator", node=True, audit="event.ack")}, summary="Acknowledge one event."),
+        # -- WebSockets ----------------------------------------------------------------
+        Route("/ws/node", ws_node.NodeSocketHandler, {"GET": R("node_socket", PUBLIC)}, kind="ws",
+              summary="Node WebSocket (node-protocol.md): authentication is the first frame."),
         # -- pages ---------------------------------------------------------------------
         Route("/", pages.RootHandler, {"GET": R("page", PUBLIC)}, kind="page", summary="Redirects to /dashboard."),
         Route("/login", pages.LoginPageHandler, {"GET": R("page", PUBLIC)}, kind="page", summary="Sign-in page."),

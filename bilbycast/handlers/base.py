@@ -38,13 +38,15 @@ DEFAULT_BODY_LIMIT = 64 * 1024
 class BaseHandler(tornado.web.RequestHandler):
     route: "Route"  # set by routes.py on each handler subclass instance via initialize()
 
-    def initialize(self, route: "Route") -> None:
+    def initialize(self, route: "Route", **options: Any) -> None:
         self.route = route
+        self.options = options
         self.principal: Principal | None = None
         self.request_id = str(uuid.uuid4())
         self._body_chunks: list[bytes] = []
         self._body_size = 0
         self._body_limit = DEFAULT_BODY_LIMIT
+        self._prepared = False
         self._started = time.monotonic()
 
     @property
@@ -82,6 +84,11 @@ class BaseHandler(tornado.web.RequestHandler):
     # -- checks ----------------------------------------------------------------------------
     async def prepare(self) -> None:
         self.set_header("X-Request-Id", self.request_id)
+        if self.path_kwargs:
+            # The route table names its parameters ({id}, {flow_id}); handlers take them in
+            # template order, whatever they call them.
+            self.path_args = list(self.path_kwargs.values())
+            self.path_kwargs = {}
         rule = self.rule
         if rule is None:
             error = ApiError(405, "method_not_allowed", f"{self.request.method} is not allowed here")
@@ -106,6 +113,7 @@ class BaseHandler(tornado.web.RequestHandler):
             if retry is not None:
                 raise ApiError(429, "rate_limited", "Too many requests", retry_after_secs=int(retry))
         self._check_body_headers()
+        self._prepared = True  # from here on Tornado reads the whole body before the method runs
 
     async def authenticate(self) -> Principal | None:
         header = self.request.headers.get("Authorization")
@@ -151,7 +159,7 @@ class BaseHandler(tornado.web.RequestHandler):
         limit = self.route.body_limit.get(self.request.method, DEFAULT_BODY_LIMIT)
         self._body_limit = limit
         length = self.request.headers.get("Content-Length")
-        has_body = (length not in (None, "0")) or "Transfer-Encoding" in self.request.headers
+        has_body = self._has_body()
         if has_body and self.request.method in MUTATING:
             ctype = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if ctype != "application/json":
@@ -163,7 +171,13 @@ class BaseHandler(tornado.web.RequestHandler):
                 raise ApiError(400, "invalid_json", "Bad Content-Length") from None
             if size > limit:
                 raise ApiError(413, "payload_too_large", f"The body is over {limit} bytes")
-        self.request.connection.set_max_body_size(limit + 1)
+        # A chunked body has no length to check here: data_received drains and discards what is
+        # over the limit so the client still gets its 413 (a lower Tornado limit would just drop
+        # the connection). The server-wide max_body_size still bounds what is read.
+
+    def _has_body(self) -> bool:
+        headers = self.request.headers
+        return headers.get("Content-Length") not in (None, "0") or "Transfer-Encoding" in headers
 
     def data_received(self, chunk: bytes) -> None:
         if self._body_size < 0:
@@ -211,6 +225,10 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_status(error.status)
         for name, value in error.headers.items():
             self.set_header(name, value)
+        if not self._prepared and self._has_body():
+            # Refused before the body was read: Tornado closes the connection after this
+            # response, so tell the client not to reuse it (or its next request fails).
+            self.set_header("Connection", "close")
         body = {**error.body(), "request_id": self.request_id}
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(body, separators=(",", ":")))

@@ -16,10 +16,9 @@ from .base import BaseHandler
 class PageHandler(BaseHandler):
     page = "dashboard"
 
-    def initialize(self, route, page: str | None = None) -> None:  # type: ignore[override]
-        super().initialize(route)
-        if page:
-            self.page = page
+    def initialize(self, route, **options) -> None:  # type: ignore[override]
+        super().initialize(route, **options)
+        self.page = options.get("page", self.page)
 
     async def get(self, *args: str) -> None:
         self.set_header("Cache-Control", "no-store")

@@ -30,8 +30,11 @@ class LogoutHandler(BaseHandler):
         await self.app.auth.logout(self.principal, self.client_ip)
         secure = not self.app.config.behind_proxy
         for name in ("session", "csrf_token"):
-            self.set_cookie(name, "", secure=secure, samesite="Lax", path="/", max_age=0,
-                            httponly=(name == "session"))
+            # Written by hand: Tornado's set_cookie drops a Max-Age of 0, which would leave the
+            # browser holding an empty session cookie instead of deleting it.
+            attributes = [f'{name}=""', "Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Max-Age=0", "Path=/",
+                          "SameSite=Lax", *(["Secure"] if secure else []), *(["HttpOnly"] if name == "session" else [])]
+            self.add_header("Set-Cookie", "; ".join(attributes))
         self.write_json({"success": True})
 
 

@@ -1,0 +1,98 @@
+"""In-memory live state of every node: what the dashboard, the REST API and the topology read.
+
+One `NodeLive` per node record. It is filled from the database at start (offline), then from
+the node's own traffic. Nothing here touches the database or the network.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..timeutil import now_iso
+
+THUMBNAIL_MAX_BYTES = 512 * 1024
+
+
+@dataclass
+class Thumbnail:
+    jpeg: bytes
+    captured_at: str
+    received_monotonic: float
+    generation: int
+
+
+@dataclass
+class CachedConfig:
+    config: dict[str, Any]
+    fetched_at: str
+    fetched_monotonic: float
+    config_hash: str
+    stale: bool = False
+
+
+@dataclass
+class NodeLive:
+    id: str
+    name: str
+    device_type: str
+    status: str = "offline"                      # pending | online | offline
+    registered: bool = False
+    expires_at: str | None = None
+    software_version: str | None = None
+    protocol_version: int | None = None
+    capabilities: list[str] | None = None
+    remote_addr: str | None = None
+    connected_since: str | None = None
+    last_seen_at: str | None = None
+    last_seen_monotonic: float = 0.0
+    health_report: dict[str, Any] | None = None
+    health_received_at: str | None = None
+    health_node_ts: str | None = None            # sidecars flush stale frames: apply newer only
+    stats: dict[str, Any] | None = None
+    stats_received_at: str | None = None
+    stats_node_ts: str | None = None
+    summary: dict[str, Any] | None = None
+    summary_dirty: bool = False
+    config: CachedConfig | None = None
+    thumbnails: dict[tuple[str, str | None], Thumbnail] = field(default_factory=dict)
+    thumbnail_generation: int = 0
+    offline_since_monotonic: float | None = None
+    commands_in_flight: int = 0
+    command_deadline_monotonic: float = 0.0     # relay/gateway: silence rule suspended until then
+    event_window: list[float] = field(default_factory=list)
+    events_shed: int = 0
+    version: int = 0                             # bumps on every change the dashboard shows
+
+    # -- derived ---------------------------------------------------------------------------
+    def stale(self, stale_after: float, now: float | None = None) -> bool:
+        if self.status != "online":
+            return False
+        now = time.monotonic() if now is None else now
+        return now - self.last_seen_monotonic > stale_after
+
+    @property
+    def health(self) -> str | None:
+        if self.status != "online" or self.summary is None:
+            return None
+        return self.summary.get("health")
+
+    def touch(self, now_mono: float) -> None:
+        self.last_seen_monotonic = now_mono
+
+    def mark_changed(self) -> None:
+        self.version += 1
+
+    def public(self, stale_after: float) -> dict[str, Any]:
+        """The NodeLive object of api.md §15.2 (a subset of the Node object)."""
+        return {
+            "id": self.id, "name": self.name, "device_type": self.device_type, "status": self.status,
+            "stale": self.stale(stale_after), "health": self.health, "software_version": self.software_version,
+            "connected_since": self.connected_since, "last_seen_at": self.last_seen_at, "summary": self.summary,
+        }
+
+    def set_thumbnail(self, flow_id: str, input_id: str | None, jpeg: bytes) -> None:
+        self.thumbnail_generation += 1
+        self.thumbnails[(flow_id, input_id)] = Thumbnail(jpeg, now_iso(), time.monotonic(),
+                                                         self.thumbnail_generation)
