@@ -6,6 +6,7 @@ hub hang off this object (never module globals), so each test gets a fresh, isol
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import sys
@@ -31,6 +32,7 @@ from .services.settings import Settings
 from .services.tls import CertInfo, tls_api_without_certificate
 from .drivers.registry import DriverRegistry, default_registry
 from .hub.commands import CommandService
+from .hub.fanout import DashboardFanout
 from .hub.history_recorder import HistoryRecorder
 from .hub.hub import NodeHub
 
@@ -66,6 +68,7 @@ class ManagerApp(tornado.web.Application):
         self.history = HistoryRecorder(self)
         self.hub = NodeHub(self)
         self.commands = CommandService(self)
+        self.fanout = DashboardFanout(self)
         self.routes = build_routes(extra_routes)
         self.assets = assets_dir()
         handlers = [tornado.web.URLSpec(r.pattern, r.handler, {"route": r, **r.handler_kwargs})
@@ -97,9 +100,30 @@ class ManagerApp(tornado.web.Application):
         self.listen_port = port
         self.hub.start()
         self.history.start()
+        await self.fanout.start()
+        self.demo_process = None
+        if getattr(options, "demo", 0):
+            from . import demo
+
+            state_file = await demo.prepare_state_file(self, options.demo)
+            self.demo_process = demo.start_fleet(self, state_file, port)
+        self._maintenance = asyncio.get_running_loop().create_task(self._maintain_forever())
+
+    async def _maintain_forever(self) -> None:
+        from .services import maintenance
+
+        while True:
+            await asyncio.sleep(60)  # first run a minute after start, then hourly
+            await maintenance.run_once(self)
+            await asyncio.sleep(3600 - 60)
 
     async def stop(self) -> None:
         self.shutting_down = True
+        if getattr(self, "_maintenance", None):
+            self._maintenance.cancel()
+        if getattr(self, "demo_process", None) is not None and self.demo_process.poll() is None:
+            self.demo_process.terminate()
+        await self.fanout.stop()
         await self.hub.stop()
         await self.history.stop()
         self.db.close()

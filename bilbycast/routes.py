@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .handlers.api import admin, auth, events, node_commands, nodes, system, users
-from .handlers import pages, ws_node
+from .handlers import pages, ws_dashboard, ws_node
 from .services.rbac import OWN, PUBLIC, Rule
 
 KIB = 1024
@@ -172,6 +172,8 @@ def build_routes(extra: list[Route] | None = None) -> list[Route]:
         Route("/api/v1/events/{id}/ack", events.EventAckHandler,
               {"POST": R("event", "operator", node=True, audit="event.ack")}, summary="Acknowledge one event."),
         # -- WebSockets ----------------------------------------------------------------
+        Route("/ws/dashboard", ws_dashboard.DashboardSocketHandler, {"GET": R("dashboard_socket", "viewer", node=True)},
+              kind="ws", summary="Browser live feed: snapshot, coalesced updates, events, node status."),
         Route("/ws/node", ws_node.NodeSocketHandler, {"GET": R("node_socket", PUBLIC)}, kind="ws",
               summary="Node WebSocket (node-protocol.md): authentication is the first frame."),
         # -- pages ---------------------------------------------------------------------
