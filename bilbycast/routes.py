@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .handlers.api import admin, auth, events, node_commands, nodes, system, users
+from .handlers.api import admin, auth, events, node_commands, nodes, preferences, system, topology, users
 from .handlers import pages, ws_dashboard, ws_node
 from .services.rbac import OWN, PUBLIC, Rule
 
@@ -124,6 +124,22 @@ def _node_routes() -> list[Route]:
     return routes
 
 
+def _topology_routes() -> list[Route]:
+    own_n = R("topology_position", OWN, node=True)
+    return [
+        Route("/api/v1/topology", topology.TopologyHandler, {"GET": R("topology", "viewer", node=True)},
+              summary="Nodes, ports, external endpoints, inferred links and tunnels (?hide_offline=true)."),
+        Route("/api/v1/topology/positions", topology.PositionsHandler,
+              {"GET": own_n, "PUT": own_n, "DELETE": own_n},
+              summary="The caller's saved card positions for one view (?view=graph|flow)."),
+        Route("/api/v1/preferences", preferences.PreferencesHandler, {"GET": R("preference", OWN)},
+              summary="All of the caller's preferences."),
+        Route("/api/v1/preferences/{key}", preferences.PreferenceHandler,
+              {"GET": R("preference", OWN), "PUT": R("preference", OWN), "DELETE": R("preference", OWN)},
+              summary="One of the caller's preferences, as {\"value\": ...}."),
+    ]
+
+
 def build_routes(extra: list[Route] | None = None) -> list[Route]:
     routes = [
         # -- operations ----------------------------------------------------------------
@@ -159,6 +175,7 @@ def build_routes(extra: list[Route] | None = None) -> list[Route]:
         Route("/api/v1/audit-log", admin.AuditLogHandler, {"GET": R("audit", "admin", node=True)},
               summary="The append-only audit log, newest first."),
         *_node_routes(),
+        *_topology_routes(),
         # -- events --------------------------------------------------------------------
         Route("/api/v1/events", events.EventsHandler, {"GET": R("event", "viewer", node=True)},
               summary="Events with filters and paging (newest first)."),
