@@ -55,57 +55,69 @@ class Counters:
         self.first_all_auth: float | None = None
 
 
-async def run_node(url: str, creds: dict, pools, counters: Counters, total: int, started: float,
-                   deadline: float, ctx) -> None:
+class LoadNode:
+    """One simulated edge connection; the shared ticker does the sending."""
+
+    def __init__(self, creds: dict, index: int):
+        self.creds = creds
+        self.index = index
+        self.ws = None
+        self.tick = 0
+
+
+async def connect(node: LoadNode, url: str, ctx, pools, counters: Counters, total: int, started: float,
+                  gate: asyncio.Semaphore) -> None:
     stats, health = pools
-    rng = random.Random(creds["node_id"])
-    while time.monotonic() < deadline:
-        try:
-            request = tornado.httpclient.HTTPRequest(url, ssl_options=ctx, connect_timeout=60, request_timeout=60)
-            ws = await tornado.websocket.websocket_connect(request, max_message_size=8 * 1024 * 1024)
-        except Exception:  # noqa: BLE001 - count and retry after the node's fixed 5 s
-            counters.failures += 1
-            await asyncio.sleep(5)
-            continue
-        counters.connected += 1
-        await ws.write_message(json.dumps({"type": "auth", "payload": {
-            "node_id": creds["node_id"], "node_secret": creds["node_secret"],
-            "software_version": "0.106.0", "protocol_version": 4}}))
-        reply = await ws.read_message()
+    while True:
+        async with gate:  # bound concurrent TLS handshakes, like a NAT'd site would
+            try:
+                request = tornado.httpclient.HTTPRequest(url, ssl_options=ctx, connect_timeout=60, request_timeout=60)
+                ws = await tornado.websocket.websocket_connect(request, max_message_size=8 * 1024 * 1024)
+                await ws.write_message(json.dumps({"type": "auth", "payload": {
+                    "node_id": node.creds["node_id"], "node_secret": node.creds["node_secret"],
+                    "software_version": "0.106.0", "protocol_version": 4}}))
+                reply = await ws.read_message()
+            except Exception:  # noqa: BLE001 - retry after the node's fixed 5 s
+                reply, ws = None, None
         if reply is None or '"auth_ok"' not in reply:
             counters.failures += 1
-            ws.close()
+            if ws is not None:
+                ws.close()
             await asyncio.sleep(5)
             continue
         counters.authenticated += 1
         if counters.authenticated == total and counters.first_all_auth is None:
             counters.first_all_auth = time.monotonic() - started
-
-        async def drain() -> None:
-            while await ws.read_message() is not None:
-                pass
-
-        reader = asyncio.ensure_future(drain())
-        try:
-            for _ in range(2):
-                await ws.write_message(envelope("health", health[rng.randrange(len(health))]))
-            await asyncio.sleep(rng.random())  # real edges are not phase-aligned
-            tick = 0
-            while time.monotonic() < deadline and not reader.done():
-                await ws.write_message(envelope("stats", stats[(tick + rng.randrange(7)) % len(stats)]))
-                counters.sent += 1
-                tick += 1
-                if tick % 15 == 0:
-                    await ws.write_message(envelope("health", health[tick % len(health)]))
-                    counters.sent += 1
-                await asyncio.sleep(1.0)
-        except tornado.websocket.WebSocketClosedError:
+        for _ in range(2):
+            await ws.write_message(envelope("health", health[node.index % len(health)]))
+        node.ws = ws
+        while await ws.read_message() is not None:  # commands and pings are read and dropped
             pass
-        finally:
-            reader.cancel()
-            ws.close()
-        if time.monotonic() < deadline:
-            await asyncio.sleep(5)
+        node.ws = None
+        await asyncio.sleep(5)
+
+
+async def ticker(nodes: list[LoadNode], pools, counters: Counters, deadline: float) -> None:
+    """Every node sends stats once a second, spread evenly over the second in 100 slots."""
+    stats, health = pools
+    slots = 100
+    while time.monotonic() < deadline:
+        second = time.monotonic()
+        for slot in range(slots):
+            for node in nodes[slot::slots]:
+                ws = node.ws
+                if ws is None:
+                    continue
+                node.tick += 1
+                try:
+                    ws.write_message(envelope("stats", stats[(node.tick + node.index) % len(stats)]))
+                    counters.sent += 1
+                    if node.tick % 15 == 0:
+                        ws.write_message(envelope("health", health[node.tick % len(health)]))
+                        counters.sent += 1
+                except tornado.websocket.WebSocketClosedError:
+                    node.ws = None
+            await asyncio.sleep(max(0.0, second + (slot + 1) / slots - time.monotonic()))
 
 
 async def main() -> None:
@@ -114,7 +126,6 @@ async def main() -> None:
     parser.add_argument("--creds", required=True, type=Path)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--flows", type=int, default=4)
-    parser.add_argument("--ramp", type=float, default=0.0, help="seconds over which to start the nodes")
     args = parser.parse_args()
     creds = json.loads(args.creds.read_text())
     pools = stats_pool(64, args.flows)
@@ -124,15 +135,13 @@ async def main() -> None:
     counters = Counters()
     started = time.monotonic()
     deadline = started + args.duration
-    tasks = []
-    for index, entry in enumerate(creds):
-        if args.ramp:
-            await asyncio.sleep(args.ramp / len(creds))
-        tasks.append(asyncio.ensure_future(run_node(args.url, entry, pools, counters, len(creds), started,
-                                                    deadline, ctx)))
-        if index % 200 == 0:
-            await asyncio.sleep(0)
-    await asyncio.gather(*tasks, return_exceptions=True)
+    nodes = [LoadNode(entry, index) for index, entry in enumerate(creds)]
+    gate = asyncio.Semaphore(200)
+    tasks = [asyncio.ensure_future(connect(n, args.url, ctx, pools, counters, len(nodes), started, gate))
+             for n in nodes]
+    await ticker(nodes, pools, counters, deadline)
+    for task in tasks:
+        task.cancel()
     print(json.dumps({"authenticated": counters.authenticated, "sent": counters.sent,
                       "failures": counters.failures, "all_authenticated_after_secs": counters.first_all_auth,
                       "payload_bytes": len(pools[0][0])}), flush=True)

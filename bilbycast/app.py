@@ -21,11 +21,12 @@ import tornado.web
 from .config import Config
 from .db.database import Database
 from .handlers.base import NotFoundHandler
+from .handlers.static import SecureStaticFileHandler
 from .openapi import build_document
 from .routes import Route, build_routes
 from .services.auth import AuthService
 from .services.crypto import Vault
-from .services.metrics import Metrics
+from .services.metrics import LoopLagMonitor, Metrics, hub_lines
 from .services.passwords import PasswordHasher
 from .services.ratelimit import TokenBucket
 from .services.settings import Settings
@@ -61,6 +62,8 @@ class ManagerApp(tornado.web.Application):
         self.cpu_pool = ThreadPoolExecutor(2, thread_name_prefix="cpu")
         self.auth = AuthService(self.db, self.runtime_settings, jwt_secret, PasswordHasher(), self.cpu_pool)
         self.metrics = Metrics()
+        self.loop_lag = LoopLagMonitor()
+        self.metrics.extra_collectors += [self.loop_lag.lines, hub_lines]
         self.api_rate = TokenBucket(config.api_rps_per_user, config.api_rps_per_user * 10)
         self.user_change_listeners: list[Callable[[str], None]] = []
         self.events_ack_listeners: list[Callable[[], None]] = []
@@ -79,6 +82,7 @@ class ManagerApp(tornado.web.Application):
             default_handler_args={"route": Route("(unknown)", NotFoundHandler, {}, kind="api")},
             static_path=str(self.assets),
             static_url_prefix="/static/",
+            static_handler_class=SecureStaticFileHandler,
             template_path=str(self.assets / "html"),
             compress_response=True,
             xsrf_cookies=False,  # our own double-submit check in BaseHandler covers every write
@@ -100,6 +104,7 @@ class ManagerApp(tornado.web.Application):
         self.listen_port = port
         self.hub.start()
         self.history.start()
+        self._lag_task = asyncio.get_running_loop().create_task(self.loop_lag.run())
         await self.fanout.start()
         self.demo_process = None
         if getattr(options, "demo", 0):
@@ -119,8 +124,9 @@ class ManagerApp(tornado.web.Application):
 
     async def stop(self) -> None:
         self.shutting_down = True
-        if getattr(self, "_maintenance", None):
-            self._maintenance.cancel()
+        for task in (getattr(self, "_maintenance", None), getattr(self, "_lag_task", None)):
+            if task is not None:
+                task.cancel()
         if getattr(self, "demo_process", None) is not None and self.demo_process.poll() is None:
             self.demo_process.terminate()
         await self.fanout.stop()

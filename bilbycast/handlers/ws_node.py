@@ -58,9 +58,12 @@ class NodeSocketHandler(tornado.websocket.WebSocketHandler):
 
     def _remote_addr(self) -> str:
         ip = self._client_ip()
+        # The HTTP connection's stream is detached once the upgrade completes; the request
+        # context keeps the peer address tuple (ip, port) for the connection's lifetime.
+        address = getattr(getattr(self.request.connection, "context", None), "address", None)
         try:
-            port = self.request.connection.stream.socket.getpeername()[1]
-        except (AttributeError, OSError, IndexError):
+            port = address[1] if isinstance(address, tuple) else self.ws_connection.stream.socket.getpeername()[1]
+        except (AttributeError, OSError, IndexError, TypeError):
             return ip
         if ip != self.request.remote_ip:
             return ip
@@ -83,10 +86,15 @@ class NodeSocketHandler(tornado.websocket.WebSocketHandler):
         except tornado.websocket.WebSocketClosedError:
             pass
 
-    async def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes):
+        # Plain function on the hot path: returning a coroutine only for the handshake keeps
+        # Tornado from wrapping every node frame in a coroutine.
         if self.session is not None:
             self.app.hub.on_frame(self.session, message)
-            return
+            return None
+        return self._handshake(message)
+
+    async def _handshake(self, message: str | bytes) -> None:
         if self._authenticating:
             return  # nodes wait for the reply; anything sent meanwhile is not a valid handshake
         self._authenticating = True

@@ -188,6 +188,8 @@ class DashboardClient:
             if isinstance(ids, list):
                 self.watched = {i for i in ids if isinstance(i, str) and i in hub.live and self.visible(i)}
                 self.watched = set(sorted(self.watched)[:MAX_WATCH])
+                for node_id in self.watched:  # a watched node keeps 15 min of 1 s history
+                    self.fanout.app.history.mark_hot(node_id)
 
 
 class DashboardFanout(HubListener):

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..services.errors import ApiError
-from ..services.history import ONE_SECOND_KEEP, TEN_SECOND_KEEP, TIERS, HistoryStore, bucketise
+from ..services.history import HOT_SECONDS, TEN_SECOND_KEEP, HistoryStore, bucketise
 from ..timeutil import iso
 from datetime import datetime, timezone
 
@@ -39,14 +39,19 @@ class HistoryRecorder:
         self._task = asyncio.get_running_loop().create_task(self._flush_forever())
 
     async def stop(self) -> None:
+        """Flush what is finished and the open 5 min buckets, then close history.db."""
         if self._task:
             self._task.cancel()
-        await asyncio.get_running_loop().run_in_executor(self._pool, self.store.close)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self._flush_once, True)
+        await loop.run_in_executor(self._pool, self.store.close)
         self._pool.shutdown(wait=True)
 
     @property
     def queue_depth(self) -> int:
-        return len(self.store._pending)
+        return self._queue_depth
+
+    _queue_depth = 0
 
     def record(self, live: "NodeLive", stats: dict[str, Any]) -> None:
         driver = self.app.drivers.get(live.device_type)
@@ -61,16 +66,26 @@ class HistoryRecorder:
     def forget(self, node_id: str) -> None:
         self._pool.submit(self.store.forget, node_id)
 
+    def mark_hot(self, node_id: str) -> None:
+        self.store.mark_hot(node_id)
+
+    def _flush_once(self, final: bool = False) -> None:
+        """On the worker thread: aggregate finished buckets from the rings and write them."""
+        rows = self.store.harvest()
+        if final:
+            rows += self.store.open_buckets()
+        self._queue_depth = len(rows)
+        self.store.write([(tier, s.key, s.entity_name, row) for tier, s, row in rows])
+        self._queue_depth = 0
+
     async def _flush_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(FLUSH_EVERY)
-            pending = self.store.take_pending()
-            names = {s.key: s.entity_name for s in self.store.series.values()}
             try:
-                await loop.run_in_executor(self._pool, self.store.write, pending, names)
+                await loop.run_in_executor(self._pool, self._flush_once)
             except Exception:  # noqa: BLE001
-                log.exception("history flush failed; %d buckets lost", len(pending))
+                log.exception("history flush failed")
             if self.store.last_flush_secs > FLUSH_EVERY:
                 log.warning("history writer is behind: last batch took %.1f s", self.store.last_flush_secs)
 
@@ -81,51 +96,46 @@ class HistoryRecorder:
     # -- queries ---------------------------------------------------------------------------
     async def query(self, node_id: str, entity: str, entity_id: str | None, metrics: list[str] | None,
                     start: int, end: int, step: int | None, existing: set[str]) -> dict[str, Any]:
+        self.mark_hot(node_id)
         now = int(time.time())
         if end <= start:
             raise ApiError(400, "invalid_query", "from must be before to")
-        if start >= now - ONE_SECOND_KEEP:
+        memory = {s.key: s for s in self.store.nodes.get(node_id, {}).values()
+                  if s.entity == entity and (entity_id is None or s.entity_id == entity_id)
+                  and (not metrics or s.metric in metrics)}
+        covered = min((s.points()[0][0] for s in memory.values() if s.points()), default=now)
+        if start >= covered - 1 and start >= now - HOT_SECONDS:
             resolution, base = "1s", 1
         elif start >= now - TEN_SECOND_KEEP:
-            resolution, base = "10s", TIERS["10s"]
+            resolution, base = "10s", 10
         else:
-            resolution, base = "5m", TIERS["5m"]
+            resolution, base = "5m", 300
         if step is None:
             step = max(base, math.ceil((end - start) / DEFAULT_POINTS / base) * base)
         step = max(step, base)
         if (end - start) / step > MAX_POINTS:
             raise ApiError(400, "invalid_query", f"more than {MAX_POINTS} points per series; use a larger step")
         start -= start % step
-        wanted = set(metrics) if metrics else None
-        memory = {key: s for key, s in self.store.series.items()
-                  if key[0] == node_id and key[1] == entity and (entity_id is None or key[2] == entity_id)
-                  and (wanted is None or key[3] in wanted)}
         loop = asyncio.get_running_loop()
-        stored = [] if resolution == "1s" else await loop.run_in_executor(
-            self._pool, self.store.stored_series, node_id, entity)
-        keys: dict[tuple, tuple[int | None, str | None]] = {}
-        for key, series in memory.items():
-            keys[key] = (None, series.entity_name)
+        stored = await loop.run_in_executor(self._pool, self.store.stored_series, node_id, entity)
+        keys: dict[tuple, tuple[int | None, str | None]] = {key: (None, s.entity_name) for key, s in memory.items()}
         for sid, eid, name, metric in stored:
             key = (node_id, entity, eid, metric)
-            if (entity_id is None or eid == entity_id) and (wanted is None or metric in wanted):
+            if (entity_id is None or eid == entity_id) and (not metrics or metric in metrics):
                 keys[key] = (sid, keys.get(key, (None, name))[1] or name)
         if len(keys) > MAX_SERIES:
             raise ApiError(400, "invalid_query", f"more than {MAX_SERIES} series; filter by id or metric")
         out = []
         for key, (sid, name) in sorted(keys.items()):
+            series = memory.get(key)
             if resolution == "1s":
-                series = memory.get(key)
-                raw = [(ts, v, v, v) for ts, v in (series.points if series else ())]
+                raw = [(t, v, v, v) for t, v in (series.points(start) if series else ())]
             else:
                 raw = await loop.run_in_executor(self._pool, self.store.stored_points, resolution, sid, start, end) \
                     if sid is not None else []
-                series = memory.get(key)
-                if series is not None:
-                    raw += [row for tier, k, row in self.store._pending if tier == resolution and k == key]
-                    bucket = series.buckets.get(resolution)
-                    if bucket is not None:
-                        raw.append(bucket.row())
+                if series is not None:  # the seconds not yet harvested into the database
+                    since = max(series.harvested_to, raw[-1][0] + base if raw else 0)
+                    raw += [(t, v, v, v) for t, v in series.points(since)]
             out.append({"entity": entity, "entity_id": key[2], "entity_name": name,
                         "entity_exists": key[2] in existing, "metric": key[3], "unit": _unit(key[3]),
                         "points": bucketise(raw, start, end, step)})

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,7 @@ class NodeHub:
         self.oversize_frames = 0
         self._tasks: set[asyncio.Task] = set()
         self._sweeper: asyncio.Task | None = None
+        self._settle_tasks: set[asyncio.Task] = set()  # after-connect get_config: cancelled at shutdown
         self._last_seen_flush: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -73,7 +75,7 @@ class NodeHub:
                         status="pending" if row.secret_enc is None else "offline",
                         registered=row.secret_enc is not None, expires_at=row.expires_at,
                         software_version=row.software_version, protocol_version=row.protocol_version,
-                        capabilities=row.capabilities, last_seen_at=row.last_seen_at,
+                        capabilities=row.capabilities, last_seen_stored=row.last_seen_at,
                         health_report=row.last_health, health_received_at=row.last_health_at)
         driver = self.drivers.get(row.device_type)
         if driver is not None and row.last_health:
@@ -89,6 +91,8 @@ class NodeHub:
         for session in list(self.sessions.values()):
             session.close(1001, "manager shutting down")
             self.detach(session, "shutdown")
+        for task in list(self._settle_tasks):  # a 5 s settle sleep must not hold up shutdown
+            task.cancel()
         self._collect_last_seen()
         self._flush_last_seen()
         if self._tasks:  # let queued event writes reach the writer before it stops
@@ -147,7 +151,7 @@ class NodeHub:
 
         if not isinstance(frame_text, str):
             return auth_error("Expected a text auth frame")
-        if len(frame_text) > MAX_NODE_MESSAGE:
+        if _too_large(frame_text):
             return auth_error("Auth frame too large")
         try:
             frame = json.loads(frame_text)
@@ -162,6 +166,9 @@ class NodeHub:
     def attach(self, outcome: AuthOutcome, session: NodeSession, payload: dict[str, Any]) -> None:
         """After the auth reply went out: register the session, replacing any older one."""
         node = outcome.node
+        # Sidecars name their device type in the auth frame and flush stale queued frames
+        # after it (§13.3-13.4); edges and relays do neither.
+        session.replays_stale_frames = isinstance(payload.get("device_type"), str)
         old = self.sessions.get(node.id)
         self.sessions[node.id] = session
         if old is not None and old is not session:
@@ -182,7 +189,7 @@ class NodeHub:
         live.registered = True
         live.offline_since_monotonic = None
         live.stats = None
-        live.stats_received_at = None
+        live.stats_received_wall = None
         self.db.write_soon(node_service.record_connect, node.id, live.software_version, live.protocol_version, stamp)
         self.set_status(live, "online", "registered" if outcome.registered else "connected")
         self.raise_event(node.id, "info", "connection", "Node connected to manager",
@@ -206,10 +213,12 @@ class NodeHub:
         live.remote_addr = None
         live.connected_since = None
         live.stats = None
-        live.stats_received_at = None
+        live.stats_received_wall = None
         live.offline_since_monotonic = time.monotonic()
         self._last_seen_flush[live.id] = live.last_seen_at or now_iso()
         self.set_status(live, "offline" if live.registered else "pending", reason)
+        if reason == "deleted":
+            return  # the record and its events are being removed; an event now would be orphaned
         if reason == "timeout":
             silence = int(time.monotonic() - live.last_seen_monotonic)
             self.raise_event(live.id, "critical", "connection",
@@ -225,10 +234,11 @@ class NodeHub:
             return
         now_mono = time.monotonic()
         live.touch(now_mono)
+        live.seen_wall = time.time()
         if not isinstance(text, str):
             self._malformed(session, "binary frame from a node")
             return
-        if len(text) > MAX_NODE_MESSAGE:
+        if _too_large(text):
             self.oversize_frames += 1
             log.warning("node %s: dropped a %d-byte message (limit 5 MiB)", live.name, len(text))
             return
@@ -259,9 +269,15 @@ class NodeHub:
                         session.malformed_frames)
 
     @staticmethod
-    def _newer(previous: str | None, timestamp: Any) -> bool:
-        """Sidecars flush stale frames after a reconnect: never let an older one win."""
-        if previous is None or not isinstance(timestamp, str):
+    def _newer(session: NodeSession, previous: str | None, timestamp: Any) -> bool:
+        """Sidecars flush stale frames after a reconnect: never let an older one win.
+
+        Only for nodes that replay queued frames with their original timestamps (gateway
+        sidecars, node-protocol §13.4). Edges and relays stamp at send time and their clocks can
+        be wrong or be corrected backwards (§3.2: the timestamp is for display only), so for
+        them the latest frame received always wins.
+        """
+        if not session.replays_stale_frames or previous is None or not isinstance(timestamp, str):
             return True
         try:
             return parse_rfc3339(timestamp) >= parse_rfc3339(previous)
@@ -269,7 +285,7 @@ class NodeHub:
             return True
 
     def _on_health(self, session: NodeSession, live: NodeLive, payload: Any, timestamp: Any) -> None:
-        if not isinstance(payload, dict) or not self._newer(live.health_node_ts, timestamp):
+        if not isinstance(payload, dict) or not self._newer(session, live.health_node_ts, timestamp):
             return
         driver = self.drivers.get(live.device_type)
         live.health_node_ts = timestamp if isinstance(timestamp, str) else live.health_node_ts
@@ -285,13 +301,24 @@ class NodeHub:
         live.summary_dirty = True
         self._refresh_summary(live)
         self.app.history.record_health(live, live.health_report)
-        self.db.write_soon(node_service.record_health, live.id, live.health_report, live.health_received_at,
-                           live.software_version, live.capabilities)
+        # The report is kept in the database so it survives restarts; at 15 s beats x thousands
+        # of nodes, persist it when something identifying changes or once a minute.
+        fingerprint = (live.software_version, tuple(live.capabilities or ()))
+        now_mono = time.monotonic()
+        if fingerprint != live.health_persisted_fingerprint or now_mono - live.health_persisted_monotonic > 60:
+            live.health_persisted_fingerprint, live.health_persisted_monotonic = fingerprint, now_mono
+            self.db.write_soon(node_service.record_health, live.id, live.health_report, live.health_received_at,
+                               live.software_version, live.capabilities)
         if not session.first_health_seen:
             session.first_health_seen = True
             self._check_device_type(live, live.health_report)
             if driver is not None and driver.command("get_config") is not None:
-                self.spawn(self.configs.refresh_after_settle(live.id, session, CONFIG_SETTLE_SECS))
+                # ~5 s settle as the protocol suggests, spread out so that a reconnect storm of
+                # thousands of nodes does not become a get_config storm.
+                delay = CONFIG_SETTLE_SECS + random.random() * min(60.0, len(self.sessions) / 100)
+                task = self.spawn(self.configs.refresh_after_settle(live.id, session, delay))
+                self._settle_tasks.add(task)
+                task.add_done_callback(self._settle_tasks.discard)
 
     def _check_device_type(self, live: NodeLive, report: dict[str, Any]) -> None:
         looks_like = None
@@ -308,12 +335,11 @@ class NodeHub:
                              {"recorded_type": live.device_type, "reported_like": looks_like})
 
     def _on_stats(self, session: NodeSession, live: NodeLive, payload: Any, timestamp: Any) -> None:
-        if not isinstance(payload, dict) or not self._newer(live.stats_node_ts, timestamp):
+        if not isinstance(payload, dict) or not self._newer(session, live.stats_node_ts, timestamp):
             return
         live.stats_node_ts = timestamp if isinstance(timestamp, str) else live.stats_node_ts
         live.stats = payload
-        live.stats_received_at = now_iso()
-        live.last_seen_at = live.stats_received_at
+        live.stats_received_wall = time.time()  # formatted only when someone reads it
         live.summary_dirty = True
         self.app.history.record(live, payload)
         self._notify("stats_received", live)
@@ -499,6 +525,15 @@ class NodeHub:
         if ack.get("success") and driver is not None and driver.is_config_changing(action.get("type", "")):
             self.configs.mark_stale(node_id)
         return ack
+
+
+def _too_large(text: str) -> bool:
+    """Over 5 MiB of UTF-8 (node-protocol §1.5 counts bytes, the socket hands us characters)."""
+    if len(text) > MAX_NODE_MESSAGE:
+        return True
+    if len(text) * 4 <= MAX_NODE_MESSAGE:
+        return False  # cannot be over the limit whatever the characters
+    return len(text.encode("utf-8", "surrogatepass")) > MAX_NODE_MESSAGE
 
 
 _KNOWN_TYPES = frozenset({"health", "stats", "event", "thumbnail", "command_ack", "config_response", "pong"})

@@ -10,7 +10,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..timeutil import now_iso
+from datetime import datetime, timezone
+
+from ..timeutil import iso, now_iso
+
+
+def _iso_epoch(seconds: float) -> str:
+    return iso(datetime.fromtimestamp(seconds, timezone.utc))
 
 THUMBNAIL_MAX_BYTES = 512 * 1024
 
@@ -45,13 +51,16 @@ class NodeLive:
     capabilities: list[str] | None = None
     remote_addr: str | None = None
     connected_since: str | None = None
-    last_seen_at: str | None = None
+    last_seen_stored: str | None = None          # from the database, until the node speaks
+    seen_wall: float = 0.0                       # time.time() of the last frame (hot path: no formatting)
     last_seen_monotonic: float = 0.0
     health_report: dict[str, Any] | None = None
     health_received_at: str | None = None
-    health_node_ts: str | None = None            # sidecars flush stale frames: apply newer only
+    health_node_ts: str | None = None
+    health_persisted_fingerprint: tuple | None = None
+    health_persisted_monotonic: float = 0.0            # sidecars flush stale frames: apply newer only
     stats: dict[str, Any] | None = None
-    stats_received_at: str | None = None
+    stats_received_wall: float | None = None
     stats_node_ts: str | None = None
     summary: dict[str, Any] | None = None
     summary_dirty: bool = False
@@ -66,6 +75,18 @@ class NodeLive:
     version: int = 0                             # bumps on every change the dashboard shows
 
     # -- derived ---------------------------------------------------------------------------
+    @property
+    def last_seen_at(self) -> str | None:
+        return _iso_epoch(self.seen_wall) if self.seen_wall else self.last_seen_stored
+
+    @last_seen_at.setter
+    def last_seen_at(self, value: str | None) -> None:
+        self.last_seen_stored, self.seen_wall = value, 0.0
+
+    @property
+    def stats_received_at(self) -> str | None:
+        return _iso_epoch(self.stats_received_wall) if self.stats_received_wall else None
+
     def stale(self, stale_after: float, now: float | None = None) -> bool:
         if self.status != "online":
             return False

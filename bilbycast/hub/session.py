@@ -51,16 +51,22 @@ class NodeSession:
         self.in_flight = 0
         self.config_future: asyncio.Future | None = None
         self.config_command_id: str | None = None
+        self._orphaned_config_futures: list[asyncio.Future] = []  # timed out once, others may still wait
         self.closed = False
+        self._close_sent = False
         self.connected_monotonic = time.monotonic()
         self.first_health_seen = False
+        self.replays_stale_frames = False  # gateway sidecars: apply health/stats newer than the last only
         self.malformed_frames = 0
 
     # -- outbound --------------------------------------------------------------------------
     def send_json(self, message: dict[str, Any]) -> None:
         if self.closed:
             raise ApiError(502, "node_disconnected", "Node disconnected before acknowledging command")
-        result = self._send(json.dumps(message, separators=(",", ":")))
+        try:
+            result = self._send(json.dumps(message, separators=(",", ":")))
+        except Exception:  # noqa: BLE001 - the socket closed under us (on_close not yet processed)
+            raise ApiError(502, "node_disconnected", "Node disconnected before acknowledging command") from None
         if asyncio.isfuture(result):
             result.add_done_callback(_ignore_closed)
 
@@ -69,7 +75,10 @@ class NodeSession:
             self._ping()
 
     def close(self, code: int, reason: str) -> None:
-        if not self.closed:
+        # Independent of `closed` (which fail_all sets): a replaced session has its commands
+        # failed first and must still have its socket closed.
+        if not self._close_sent:
+            self._close_sent = True
             self._close(code, reason)
 
     # -- commands --------------------------------------------------------------------------
@@ -127,11 +136,20 @@ class NodeSession:
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
+            # The node dropped (or never got) that get_config: the next read must ask again rather
+            # than wait on a request that will never be answered. Callers already waiting keep
+            # their own deadline; a late config_response still refreshes the cache.
+            if self.config_future is future and not future.done():
+                self._orphaned_config_futures.append(future)
+                self.config_future = None
+                self.config_command_id = None
             raise ApiError(504, "node_timeout", f"Command timed out waiting for node response ({timeout:g}s)") from None
 
     def on_config_response(self, config: Any) -> None:
-        if self.config_future is not None and not self.config_future.done():
-            self.config_future.set_result(config)
+        for future in [self.config_future, *self._orphaned_config_futures]:
+            if future is not None and not future.done():
+                future.set_result(config)
+        self._orphaned_config_futures.clear()
         self.config_command_id = None
 
     # -- teardown --------------------------------------------------------------------------
@@ -141,9 +159,12 @@ class NodeSession:
         for pending in self.pending.values():
             if not pending.future.done():
                 pending.future.set_exception(error)
-        if self.config_future is not None and not self.config_future.done():
-            self.config_future.set_exception(error)
-        for future in [p.future for p in self.pending.values()] + [self.config_future]:
+        config_futures = [self.config_future, *self._orphaned_config_futures]
+        self._orphaned_config_futures = []
+        for future in config_futures:
+            if future is not None and not future.done():
+                future.set_exception(error)
+        for future in [p.future for p in self.pending.values()] + config_futures:
             if future is not None:
                 future.add_done_callback(_consume)
 

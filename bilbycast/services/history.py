@@ -1,8 +1,13 @@
-"""Stats history (api.md §6.3, product.md §5.4): 1 s points in memory for 15 minutes, 10 s and
-5 min aggregates persisted in history.db, so charts survive a stream ending and a restart.
+"""Stats history (api.md §6.3, product.md §5.4): 1 s points in memory, 10 s and 5 min
+aggregates persisted in history.db, so charts survive a stream ending and a manager restart.
 
-The driver says which samples a stats message holds (`history_samples`); counters become
-per-second rates here. Finished buckets queue up and are written every 10 s in one batch.
+Recording is on the hot path (every stats message of every node), so it only writes a float
+into a per-series ring (implicit timestamps: slot = second % capacity). The 10 s and 5 min
+aggregates are computed from the ring every 10 s by `harvest`, off the per-message path.
+
+Rings hold 2 minutes for every node and grow to 15 minutes for "hot" nodes (a dashboard is
+watching them or their history was read in the last 15 min): 5000 nodes x 23 series x 15 min
+of float32 would be 415 MB, which an appliance should not spend on charts nobody looks at.
 """
 
 from __future__ import annotations
@@ -11,16 +16,16 @@ import math
 import sqlite3
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from array import array
 from pathlib import Path
 from typing import Any, Iterable
 
-TIERS = {"10s": 10, "5m": 300}
-ONE_SECOND_KEEP = 15 * 60
+COLD_SECONDS = 120
+HOT_SECONDS = 15 * 60
 TEN_SECOND_KEEP = 24 * 3600
 MAX_SERIES_PER_NODE = 2000
 MAX_SERIES_TOTAL = 50_000
+NAN = float("nan")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -33,46 +38,53 @@ CREATE TABLE IF NOT EXISTS points_5m (series_id INTEGER NOT NULL, ts INTEGER NOT
 """
 
 
-@dataclass
-class Bucket:
-    start: int
-    total: float = 0.0
-    low: float = math.inf
-    high: float = -math.inf
-    count: int = 0
-
-    def add(self, value: float) -> None:
-        self.total += value
-        self.count += 1
-        self.low = min(self.low, value)
-        self.high = max(self.high, value)
-
-    def row(self) -> tuple[int, float, float, float]:
-        return self.start, self.total / self.count, self.low, self.high
-
-
-@dataclass
 class Series:
-    key: tuple[str, str, str, str]        # node_id, entity, entity_id, metric
-    entity_name: str | None
-    points: deque = field(default_factory=lambda: deque(maxlen=ONE_SECOND_KEEP))
-    buckets: dict[str, Bucket] = field(default_factory=dict)
-    last_raw: tuple[float, float] | None = None  # (monotonic, counter value) for rates
-    last_second: int = -1
-    db_id: int | None = None
+    __slots__ = ("node_id", "entity", "entity_id", "metric", "entity_name", "ring", "times", "last_second",
+                 "counter_prev", "harvested_to", "five", "db_id")
+
+    def __init__(self, node_id: str, entity: str, entity_id: str, metric: str, entity_name: str | None,
+                 capacity: int):
+        self.node_id, self.entity, self.entity_id, self.metric = node_id, entity, entity_id, metric
+        self.entity_name = entity_name
+        self.ring = array("f", [NAN]) * capacity
+        self.times = array("l", [0]) * capacity   # which second each slot holds (slots get reused)
+        self.last_second = 0
+        self.counter_prev: tuple[float, float] | None = None
+        self.harvested_to = 0                     # 10 s buckets before this second are aggregated
+        self.five: list[float] | None = None      # running 5 min bucket: [start, sum, n, min, max]
+        self.db_id: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.node_id, self.entity, self.entity_id, self.metric
+
+    def grow(self, capacity: int) -> None:
+        if capacity <= len(self.ring):
+            return
+        points = self.points()
+        self.ring = array("f", [NAN]) * capacity
+        self.times = array("l", [0]) * capacity
+        for second, value in points:
+            slot = second % capacity
+            self.ring[slot], self.times[slot] = value, second
+
+    def points(self, since: int = 0) -> list[tuple[int, float]]:
+        out = [(t, v) for t, v in zip(self.times, self.ring) if t and t >= since and v == v]
+        out.sort()
+        return out
 
 
 class HistoryStore:
-    """Owns history.db (its own writer thread: one connection, batched transactions)."""
+    """The series in memory plus history.db (written by one worker thread)."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.series: dict[tuple[str, str, str, str], Series] = {}
-        self.by_node: dict[str, set[tuple[str, str, str, str]]] = {}
-        self._pending: list[tuple[str, tuple, tuple]] = []
+        self.nodes: dict[str, dict[tuple, Series]] = {}
+        self.hot_until: dict[str, float] = {}
+        self.total_series = 0
+        self.dropped_series = 0
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self.dropped_series = 0
         self.last_flush_secs = 0.0
 
     def open(self) -> None:
@@ -83,82 +95,131 @@ class HistoryStore:
         self._conn.executescript(SCHEMA)
 
     def close(self) -> None:
-        self.flush(final=True)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    # -- recording (event loop) ------------------------------------------------------------
+    # -- recording (event loop, hot path) --------------------------------------------------
     def record(self, node_id: str, samples: Iterable[tuple], now: float | None = None) -> None:
         wall = time.time() if now is None else now
         second = int(wall)
-        mono = time.monotonic()
+        series_map = self.nodes.get(node_id)
+        if series_map is None:
+            series_map = self.nodes[node_id] = {}
         for entity, entity_id, entity_name, metric, value, is_counter in samples:
-            if value is None or isinstance(value, bool):
+            if value is None or value is True or value is False:
                 continue
-            key = (node_id, entity, entity_id or node_id, metric)
-            series = self.series.get(key)
+            key = (entity, entity_id, metric)
+            series = series_map.get(key)
             if series is None:
-                series = self._new_series(key, entity_name)
+                series = self._new_series(node_id, series_map, key, entity_id or node_id, entity_name)
                 if series is None:
                     continue
-            elif entity_name and entity_name != series.entity_name:
-                series.entity_name = entity_name
-            value = float(value)
             if is_counter:
-                previous, series.last_raw = series.last_raw, (mono, value)
-                if previous is None or value < previous[1] or mono <= previous[0]:
+                previous = series.counter_prev
+                series.counter_prev = (wall, value)
+                if previous is None or value < previous[1] or wall <= previous[0]:
                     continue  # first sample or a counter reset: no rate yet
-                value = (value - previous[1]) / (mono - previous[0])
+                value = (value - previous[1]) / (wall - previous[0])
             if second == series.last_second:
                 continue
             series.last_second = second
-            series.points.append((second, value))
-            self._aggregate(series, second, value)
+            slot = second % len(series.ring)
+            series.ring[slot] = value
+            series.times[slot] = second
 
-    def _new_series(self, key: tuple, entity_name: str | None) -> Series | None:
-        node_keys = self.by_node.setdefault(key[0], set())
-        if len(node_keys) >= MAX_SERIES_PER_NODE or len(self.series) >= MAX_SERIES_TOTAL:
+    def _new_series(self, node_id: str, series_map: dict, key: tuple, entity_id: str,
+                    entity_name: str | None) -> Series | None:
+        if len(series_map) >= MAX_SERIES_PER_NODE or self.total_series >= MAX_SERIES_TOTAL:
             self.dropped_series += 1
             return None
-        series = self.series[key] = Series(key, entity_name)
-        node_keys.add(key)
+        capacity = HOT_SECONDS if self.is_hot(node_id) else COLD_SECONDS
+        series = Series(node_id, key[0], entity_id, key[2], entity_name, capacity)
+        series_map[key] = series
+        self.total_series += 1
         return series
 
-    def _aggregate(self, series: Series, second: int, value: float) -> None:
-        for tier, size in TIERS.items():
-            start = second - second % size
-            bucket = series.buckets.get(tier)
-            if bucket is not None and bucket.start != start:
-                self._pending.append((tier, series.key, bucket.row()))
-                bucket = None
-            if bucket is None:
-                bucket = series.buckets[tier] = Bucket(start)
-            bucket.add(value)
+    def is_hot(self, node_id: str) -> bool:
+        return self.hot_until.get(node_id, 0) > time.monotonic()
+
+    def mark_hot(self, node_id: str) -> None:
+        """Someone looks at this node: keep 15 minutes of 1 s points from now on."""
+        self.hot_until[node_id] = time.monotonic() + HOT_SECONDS
+        for series in self.nodes.get(node_id, {}).values():
+            series.grow(HOT_SECONDS)
 
     def forget(self, node_id: str) -> None:
-        for key in self.by_node.pop(node_id, set()):
-            self.series.pop(key, None)
-        self._pending = [p for p in self._pending if p[1][0] != node_id]
+        self.total_series -= len(self.nodes.pop(node_id, {}))
+        self.hot_until.pop(node_id, None)
         with self._lock:
             if self._conn is not None:
                 ids = [r[0] for r in self._conn.execute("SELECT id FROM series WHERE node_id = ?", (node_id,))]
                 for sid in ids:
-                    for tier in TIERS:
-                        self._conn.execute(f"DELETE FROM points_{tier} WHERE series_id = ?", (sid,))
+                    self._conn.execute("DELETE FROM points_10s WHERE series_id = ?", (sid,))
+                    self._conn.execute("DELETE FROM points_5m WHERE series_id = ?", (sid,))
                 self._conn.execute("DELETE FROM series WHERE node_id = ?", (node_id,))
 
-    # -- persistence (a worker thread) -----------------------------------------------------
-    def take_pending(self, final: bool = False) -> list[tuple[str, tuple, tuple]]:
-        pending, self._pending = self._pending, []
-        if final:
-            for series in self.series.values():
-                for tier, bucket in series.buckets.items():
-                    pending.append((tier, series.key, bucket.row()))
-        return pending
+    # -- aggregation (event loop, every 10 s) ----------------------------------------------
+    def harvest(self, now: float | None = None) -> list[tuple[str, Series, tuple]]:
+        """Finished 10 s buckets (and 5 min buckets) since the last harvest, as rows to write.
 
-    def write(self, pending: list[tuple[str, tuple, tuple]], names: dict[tuple, str | None]) -> None:
-        if not pending or self._conn is None:
+        Runs on the history worker thread: it reads only the slots of the seconds since the
+        last harvest, and works on snapshots of the dicts the event loop may grow meanwhile."""
+        current = int(time.time() if now is None else now)
+        edge = current - current % 10
+        rows: list[tuple[str, Series, tuple]] = []
+        for series_map in list(self.nodes.values()):
+            for series in list(series_map.values()):
+                if not series.last_second:
+                    continue
+                start = max(series.harvested_to, edge - len(series.ring))
+                if start >= edge:
+                    continue
+                ring, times, capacity = series.ring, series.times, len(series.ring)
+                buckets: dict[int, list[float]] = {}
+                for t in range(start, edge):
+                    slot = t % capacity
+                    v = ring[slot]
+                    if times[slot] == t and v == v:
+                        b = buckets.get(t - t % 10)
+                        if b is None:
+                            buckets[t - t % 10] = [v, 1, v, v]
+                        else:
+                            b[0] += v
+                            b[1] += 1
+                            b[2] = v if v < b[2] else b[2]
+                            b[3] = v if v > b[3] else b[3]
+                for bstart in sorted(buckets):
+                    total, count, low, high = buckets[bstart]
+                    rows.append(("10s", series, (bstart, total / count, low, high)))
+                    self._five(series, bstart, total, count, low, high, rows)
+                series.harvested_to = edge
+        return rows
+
+    @staticmethod
+    def _five(series: Series, bstart: int, total: float, count: int, low: float, high: float, rows: list) -> None:
+        five_start = bstart - bstart % 300
+        acc = series.five
+        if acc is not None and acc[0] != five_start:
+            rows.append(("5m", series, (int(acc[0]), acc[1] / acc[2], acc[3], acc[4])))
+            acc = None
+        if acc is None:
+            series.five = [five_start, total, count, low, high]
+        else:
+            acc[1] += total
+            acc[2] += count
+            acc[3] = min(acc[3], low)
+            acc[4] = max(acc[4], high)
+
+    def open_buckets(self) -> list[tuple[str, Series, tuple]]:
+        """The unfinished 5 min buckets, for a final flush at shutdown."""
+        return [("5m", s, (int(s.five[0]), s.five[1] / s.five[2], s.five[3], s.five[4]))
+                for m in self.nodes.values() for s in m.values() if s.five]
+
+    # -- persistence (worker thread) -------------------------------------------------------
+    def write(self, rows: list[tuple[str, tuple, str | None, tuple]]) -> None:
+        """rows: (tier, key, entity_name, (ts, avg, min, max))."""
+        if not rows or self._conn is None:
             return
         started = time.monotonic()
         with self._lock:
@@ -166,11 +227,11 @@ class HistoryStore:
             conn.execute("BEGIN")
             try:
                 ids: dict[tuple, int] = {}
-                for tier, key, row in pending:
+                for tier, key, name, row in rows:
                     sid = ids.get(key)
                     if sid is None:
                         conn.execute("INSERT OR IGNORE INTO series (node_id, entity, entity_id, entity_name, metric) "
-                                     "VALUES (?, ?, ?, ?, ?)", (key[0], key[1], key[2], names.get(key), key[3]))
+                                     "VALUES (?, ?, ?, ?, ?)", (key[0], key[1], key[2], name, key[3]))
                         sid = ids[key] = conn.execute(
                             "SELECT id FROM series WHERE node_id=? AND entity=? AND entity_id=? AND metric=?",
                             key).fetchone()[0]
@@ -182,11 +243,6 @@ class HistoryStore:
                 raise
         self.last_flush_secs = time.monotonic() - started
 
-    def flush(self, final: bool = False) -> None:
-        pending = self.take_pending(final)
-        names = {s.key: s.entity_name for s in self.series.values()}
-        self.write(pending, names)
-
     def prune(self, retention_days: int) -> None:
         now = int(time.time())
         with self._lock:
@@ -195,7 +251,7 @@ class HistoryStore:
             self._conn.execute("DELETE FROM points_10s WHERE ts < ?", (now - TEN_SECOND_KEEP,))
             self._conn.execute("DELETE FROM points_5m WHERE ts < ?", (now - retention_days * 86400,))
 
-    # -- queries (reader thread) -----------------------------------------------------------
+    # -- queries (worker thread) -----------------------------------------------------------
     def stored_series(self, node_id: str, entity: str) -> list[tuple[int, str, str | None, str]]:
         with self._lock:
             return list(self._conn.execute(
@@ -213,7 +269,7 @@ def bucketise(points: Iterable[tuple], start: int, end: int, step: int) -> list[
     """Merge (ts, avg, min, max) points into [ts, avg, min, max] buckets of `step` s; gaps null."""
     sums: dict[int, list[float]] = {}
     for ts, avg, low, high in points:
-        if not start <= ts < end:
+        if not start <= ts < end or avg is None or (isinstance(avg, float) and math.isnan(avg)):
             continue
         b = ts - (ts - start) % step
         entry = sums.get(b)
@@ -227,5 +283,5 @@ def bucketise(points: Iterable[tuple], start: int, end: int, step: int) -> list[
     out = []
     for b in range(start, end, step):
         entry = sums.get(b)
-        out.append([b, None, None, None] if entry is None else [b, entry[0] / entry[1], entry[2], entry[3]])
+        out.append([b, None, None, None] if entry is None else [b, round(entry[0] / entry[1], 3), entry[2], entry[3]])
     return out
