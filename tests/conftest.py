@@ -33,3 +33,35 @@ def unstarted_manager(tmp_path):
     proc = ManagerProcess(tmp_path / "manager")
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium driven by Playwright, shared by a module's tests."""
+    from browser import launch
+
+    playwright, browser = launch()
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_manager(tmp_path_factory):
+    """A manager with a live simulated fleet (`serve --demo 5`): 3 edges, 1 relay, 1 appear_x."""
+    proc = ManagerProcess(tmp_path_factory.mktemp("demo"))
+    proc.setup()
+    proc.start("--demo", "5")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def browser_session(chromium, demo_manager):
+    """A fresh browser context against the demo manager; fails the test on JS errors or CSP
+    violations (checked by the test calling session.assert_clean())."""
+    from browser import BrowserSession
+
+    session = BrowserSession(chromium, demo_manager.base_url)
+    yield session
+    session.close()

@@ -55,7 +55,7 @@ class CommandService:
     async def check(self, principal: "Principal", node_id: str, action: Any) -> tuple[Any, Any, dict]:
         """Steps 1-6 of api.md §7.2; returns (spec, driver, action with secrets restored)."""
         live, driver = self.driver_for(node_id)
-        config = await self.hub.configs.last_known(node_id)
+        config = await self.current_config(node_id, driver)
         try:
             spec = driver.check_action(action, role_level_ok=lambda role: role_at_least(principal.role, role),
                                        capabilities=live.capabilities, config=config,
@@ -64,6 +64,20 @@ class CommandService:
         except ActionError as exc:
             raise action_error(exc) from None
         return spec, driver, restored
+
+    async def current_config(self, node_id: str, driver: Any) -> dict | None:
+        """The config the driver checks against: re-read from the node when a config-changing
+        command made the cached copy stale (an input created a moment ago must count)."""
+        live = self.hub.live.get(node_id)
+        cached = live.config if live is not None else None
+        online = node_id in self.hub.sessions
+        if online and driver.command("get_config") is not None and (cached is None or cached.stale):
+            try:
+                config, _, _ = await self.hub.configs.get(node_id, refresh=True)
+                return config
+            except ApiError:
+                pass  # fall back to the last known copy; the node still has the final word
+        return await self.hub.configs.last_known(node_id)
 
     async def run(self, principal: "Principal", node_id: str, action: Any, ip: str,
                   *, audit_action: str = "node.command", extra_audit: dict | None = None) -> CommandResult:
