@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     reset = user_commands.add_parser("reset-password", help="set a new password, clear lockout, revoke sessions")
     reset.add_argument("--username", required=True)
     reset.add_argument("--password-stdin", action="store_true")
-    user_commands.add_parser("list", help="list users")
+    listing = user_commands.add_parser("list", help="list users")
+    for sub in (add, reset, listing):
+        _global_options(sub, suppress=True)  # `user list --data-dir D` as well as `user --data-dir D list`
 
     rotate = command("rotate-master-key", "Re-encrypt every secret under BILBYCAST_NEW_MASTER_KEY (server stopped).")
     rotate.add_argument("--new-key-file", type=Path)

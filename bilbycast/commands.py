@@ -115,6 +115,9 @@ def serve(config: Config, args: Namespace) -> int:
     from .serve import ServeOptions, run
 
     log_file = configure_logging(config.log_level, config.log_format, config.log_dir)
+    # peewee logs every statement with its parameters at debug level: password hashes, CSRF
+    # tokens and sealed secrets would reach the log (product.md §9.8), so it never goes below info.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, logging.getLogger().level))
     log = logging.getLogger("bilbycast.serve")
     try:
         process_secrets = load_process_secrets(os.environ, config.config_dir)

@@ -67,4 +67,6 @@ def configure(level: str, fmt: str, log_dir: Path | None) -> Path | None:
     root.setLevel(level.upper())
     # Tornado's access log duplicates ours (and would print full URLs); keep its errors only.
     logging.getLogger("tornado.access").setLevel(logging.ERROR)
+    # peewee logs every query with its parameters at debug (hashes, tokens): never below info.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))
     return log_file

@@ -56,6 +56,7 @@ def _pages() -> list[Route]:
 def _node_routes() -> list[Route]:
     n = dict(node=True)
     cmd_limit = {"POST": 50 * KIB, "PUT": 50 * KIB}
+    post_limit = {"POST": 50 * KIB}
     flows = {"feature": "flows", "create": "create_flow", "update": "update_flow", "delete": "delete_flow",
              "id_arg": "flow_id", "body_key": "flow"}
     inputs = {"feature": "inputs_outputs", "create": "create_input", "update": "update_input",
@@ -88,39 +89,39 @@ def _node_routes() -> list[Route]:
                "PUT": R("node_config", "operator", **n, audit="node.config.update")},
               body_limit={"PUT": 100 * KIB}, summary="The node's config (secrets masked) / replace it."),
         Route("/api/v1/nodes/{id}/command", node_commands.NodeCommandHandler,
-              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=post_limit,
               summary="Send one driver action; the driver's requires_role applies."),
         Route("/api/v1/nodes/{id}/flows", node_commands.EntityCollectionHandler,
-              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=post_limit,
               handler_kwargs=flows, summary="create_flow"),
-        Route("/api/v1/nodes/{id}/flows/{entity_id}", node_commands.EntityItemHandler,
+        Route("/api/v1/nodes/{id}/flows/{flow_id}", node_commands.EntityItemHandler,
               {"PUT": R("node_command", "operator", **n, audit="node.command"),
                "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
               handler_kwargs=flows, summary="update_flow / delete_flow"),
         Route("/api/v1/nodes/{id}/inputs", node_commands.EntityCollectionHandler,
-              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=post_limit,
               handler_kwargs=inputs, summary="create_input"),
-        Route("/api/v1/nodes/{id}/inputs/{entity_id}", node_commands.EntityItemHandler,
+        Route("/api/v1/nodes/{id}/inputs/{input_id}", node_commands.EntityItemHandler,
               {"PUT": R("node_command", "operator", **n, audit="node.command"),
                "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
               handler_kwargs=inputs, summary="update_input / delete_input"),
         Route("/api/v1/nodes/{id}/outputs", node_commands.EntityCollectionHandler,
-              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
+              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=post_limit,
               handler_kwargs=outputs, summary="create_output"),
-        Route("/api/v1/nodes/{id}/outputs/{entity_id}", node_commands.EntityItemHandler,
+        Route("/api/v1/nodes/{id}/outputs/{output_id}", node_commands.EntityItemHandler,
               {"PUT": R("node_command", "operator", **n, audit="node.command"),
                "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
               handler_kwargs=outputs, summary="update_output / delete_output"),
-        Route("/api/v1/nodes/{id}/flows/{entity_id}/thumbnail", node_commands.ThumbnailHandler,
+        Route("/api/v1/nodes/{id}/flows/{flow_id}/thumbnail", node_commands.ThumbnailHandler,
               {"GET": R("node_state", "viewer", **n)}, summary="Latest flow (or ?input_id=) thumbnail, image/jpeg."),
         Route("/api/v1/device-types", nodes.DeviceTypesHandler, {"GET": R("device_type", "viewer")},
               summary="Every registered driver: commands, roles, features, metrics."),
     ]
     for verb, action in (("start", "start_flow"), ("stop", "stop_flow"), ("restart", "restart_flow"),
                          ("activate-input", "activate_input")):
-        routes.append(Route(f"/api/v1/nodes/{{id}}/flows/{{entity_id}}/{verb}", node_commands.FlowVerbHandler,
+        routes.append(Route(f"/api/v1/nodes/{{id}}/flows/{{flow_id}}/{verb}", node_commands.FlowVerbHandler,
                             {"POST": R("node_command", "operator", **n, audit="node.command")},
-                            body_limit=cmd_limit, handler_kwargs={**flows, "verb": action}, summary=action))
+                            body_limit=post_limit, handler_kwargs={**flows, "verb": action}, summary=action))
     return routes
 
 

@@ -214,6 +214,14 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
+    def finish(self, chunk: Any = None):
+        if not self._prepared and not self._headers_written:
+            # Answered before the request body was read (refused in prepare, a redirect, a 404):
+            # Tornado closes such a connection after the response, so say so, or a keep-alive
+            # client sends its next request into a closing socket and gets no answer.
+            self.set_header("Connection", "close")
+        return super().finish(chunk)
+
     def no_content(self) -> None:
         self.set_status(204)
         self.finish()
@@ -225,10 +233,6 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_status(error.status)
         for name, value in error.headers.items():
             self.set_header(name, value)
-        if not self._prepared and self._has_body():
-            # Refused before the body was read: Tornado closes the connection after this
-            # response, so tell the client not to reuse it (or its next request fails).
-            self.set_header("Connection", "close")
         body = {**error.body(), "request_id": self.request_id}
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(body, separators=(",", ":")))

@@ -200,10 +200,16 @@ def update_row(caller: Principal, user_id: str, values: dict[str, Any], password
     if target is None:
         raise not_found("User")
     _guard_target(caller, target)
-    if user_id == caller.user_id and any(k in values for k in ("role", "is_active", "allowed_node_ids")):
-        raise ApiError(422, "self_modification", "You cannot change your own role, active flag or node allowlist")
     if values.get("role") == "super_admin" and caller.role != "super_admin":
         raise ApiError(403, "forbidden", "Only a super_admin can grant super_admin")
+    losing_super = target.role == "super_admin" and target.is_active and (
+        values.get("role", target.role) != "super_admin" or values.get("is_active") is False)
+    # Checked before self_modification: only the last super_admin can reach it (any other caller
+    # able to touch a super_admin is an active super_admin), so it must not be shadowed.
+    if losing_super and _active_super_admins(target.id) == 0:
+        raise ApiError(409, "last_super_admin", "The last active super_admin cannot be demoted or deactivated")
+    if user_id == caller.user_id and any(k in values for k in ("role", "is_active", "allowed_node_ids")):
+        raise ApiError(422, "self_modification", "You cannot change your own role, active flag or node allowlist")
     if "allowed_node_ids" in values:
         _check_allowlist_grant(caller, values["allowed_node_ids"], True)
         _check_nodes_exist(values["allowed_node_ids"])
@@ -213,10 +219,6 @@ def update_row(caller: Principal, user_id: str, values: dict[str, Any], password
         if "allowed_node_ids" in values:
             raise validation_failed("A super_admin always sees every node", [{"path": "/allowed_node_ids", "message": "must be null for super_admin"}])
         values["allowed_node_ids"] = None
-    losing_super = target.role == "super_admin" and target.is_active and (
-        new_role != "super_admin" or values.get("is_active") is False)
-    if losing_super and _active_super_admins(target.id) == 0:
-        raise ApiError(409, "last_super_admin", "The last active super_admin cannot be demoted or deactivated")
     if "username" in values and _username_taken(values["username"], except_id=target.id):
         raise ApiError(409, "username_taken", f"Username {values['username']} is taken")
     _check_temporary(values, target)
@@ -247,11 +249,11 @@ def delete_row(caller: Principal, user_id: str, actor: Actor) -> None:
     target = User.get_or_none(User.id == user_id)
     if target is None:
         raise not_found("User")
-    if user_id == caller.user_id:
-        raise ApiError(422, "self_modification", "You cannot delete yourself")
     _guard_target(caller, target)
     if target.role == "super_admin" and target.is_active and _active_super_admins(target.id) == 0:
         raise ApiError(409, "last_super_admin", "The last active super_admin cannot be deleted")
+    if user_id == caller.user_id:
+        raise ApiError(422, "self_modification", "You cannot delete yourself")
     User.delete().where(User.id == user_id).execute()
     audit.record(actor, "user.delete", target_type="user", target_id=user_id,
                  details={"username": target.username, "role": target.role})
