@@ -54,6 +54,11 @@ async function boot() {
   }
   api.setCsrfToken(me.csrf_token);
   const user = me.user;
+  if (user.must_change_password && page !== 'account') {
+    // A generated first-run password must be replaced before anything else (the API insists too).
+    location.replace('/account?first=1');
+    return;
+  }
 
   const socket = new DashboardSocket();
   initSidebar(user, page);

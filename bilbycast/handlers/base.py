@@ -32,6 +32,7 @@ access_log = logging.getLogger("bilbycast.access")
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 DEFAULT_BODY_LIMIT = 64 * 1024
+PASSWORD_CHANGE_ALLOWED = frozenset({"/api/v1/auth/me", "/api/v1/auth/password", "/api/v1/auth/logout"})
 
 
 @tornado.web.stream_request_body
@@ -108,6 +109,10 @@ class BaseHandler(tornado.web.RequestHandler):
                 self.check_same_origin()  # login CSRF
         if not rule.allows(self.principal.role if self.principal else None):
             raise ApiError(403, "forbidden", "Your role does not allow this")
+        if self.principal is not None and self.principal.must_change_password and self.route.kind == "api" \
+                and self.route.template not in PASSWORD_CHANGE_ALLOWED:
+            # A generated first-run password is shown once on a terminal: it must not stay in use.
+            raise ApiError(403, "forbidden", "Change your password first (POST /api/v1/auth/password)")
         if self.principal is not None and self.route.kind == "api":
             retry = self.app.api_rate.take(self.principal.user_id)
             if retry is not None:

@@ -137,13 +137,14 @@ class NodeHub:
         self.spawn(self._store_event(node_id, live.name if live else None, source, fields))
 
     async def _store_event(self, node_id: str | None, node_name: str | None, source: str,
-                           fields: dict[str, Any]) -> None:
+                           fields: dict[str, Any], dedupe_key: str | None = None) -> None:
         try:
-            event = await self.db.write(event_service.store, node_id, node_name, source, fields)
+            event = await self.db.write(event_service.store, node_id, node_name, source, fields, dedupe_key)
         except Exception as exc:  # noqa: BLE001 - e.g. the node was deleted meanwhile
             log.warning("event not stored: %s", exc)
             return
-        self._notify("event_stored", event)
+        if event is not None:
+            self._notify("event_stored", event)
 
     # -- handshake -------------------------------------------------------------------------
     async def authenticate(self, frame_text: Any, remote_ip: str) -> AuthOutcome:
@@ -215,6 +216,8 @@ class NodeHub:
         live.stats = None
         live.stats_received_wall = None
         live.offline_since_monotonic = time.monotonic()
+        if live.events_shed:
+            self._report_shed(live)
         self._last_seen_flush[live.id] = live.last_seen_at or now_iso()
         self.set_status(live, "offline" if live.registered else "pending", reason)
         if reason == "deleted":
@@ -363,21 +366,30 @@ class NodeHub:
         now = time.monotonic()
         window = live.event_window
         while window and window[0] <= now - 60:
-            window.pop(0)
+            window.popleft()
         if len(window) >= EVENTS_PER_MINUTE:
             live.events_shed += 1
-            if live.events_shed == 1:
-                self.raise_event(live.id, "warning", "rate_limit",
-                                 f"Node {live.name} sent more than {EVENTS_PER_MINUTE} events in a minute; "
-                                 "further events are dropped until the rate falls", {"limit_per_minute": EVENTS_PER_MINUTE})
             return
-        if live.events_shed and not window:
-            live.events_shed = 0
+        if live.events_shed:
+            self._report_shed(live)
         window.append(now)
         fields = event_service.normalise_node_event(payload)
         if isinstance(timestamp, str):
             fields["details"] = {**(fields.get("details") or {}), "node_timestamp": timestamp[:40]}
-        self.spawn(self._store_event(live.id, live.name, "node", fields))
+        driver = self.drivers.get(live.device_type)
+        dedupe = driver.event_dedupe_key(payload) if driver is not None else None
+        if dedupe:
+            fields["details"] = {**(fields.get("details") or {}), "dedupe_key": dedupe}
+        self.spawn(self._store_event(live.id, live.name, "node", fields, dedupe))
+
+    def _report_shed(self, live: NodeLive) -> None:
+        """One warning per shedding episode, with the count (product.md §5.7)."""
+        count, live.events_shed = live.events_shed, 0
+        self.raise_event(live.id, "warning", "rate_limit",
+                         f"Node {live.name} sent more than {EVENTS_PER_MINUTE} events in a minute; "
+                         f"{count} events were dropped",
+                         {"error_code": "event_rate_limit_exceeded", "dropped": count,
+                          "limit_per_minute": EVENTS_PER_MINUTE})
 
     def _on_thumbnail(self, session: NodeSession, live: NodeLive, payload: Any, timestamp: Any) -> None:
         if not isinstance(payload, dict) or not isinstance(payload.get("flow_id"), str):

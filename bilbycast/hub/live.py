@@ -7,6 +7,7 @@ the node's own traffic. Nothing here touches the database or the network.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +71,7 @@ class NodeLive:
     offline_since_monotonic: float | None = None
     commands_in_flight: int = 0
     command_deadline_monotonic: float = 0.0     # relay/gateway: silence rule suspended until then
-    event_window: list[float] = field(default_factory=list)
+    event_window: deque = field(default_factory=deque)
     events_shed: int = 0
     version: int = 0                             # bumps on every change the dashboard shows
 

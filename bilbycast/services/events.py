@@ -41,8 +41,16 @@ def normalise_node_event(payload: Any) -> dict[str, Any]:
             "details": details, "error_code": error_code, **scope}
 
 
-def store(node_id: str | None, node_name: str | None, source: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Insert one event (runs in the writer) and return its API object."""
+def store(node_id: str | None, node_name: str | None, source: str, fields: dict[str, Any],
+          dedupe_key: str | None = None) -> dict[str, Any] | None:
+    """Insert one event (runs in the writer) and return its API object.
+
+    With a driver's de-duplication key, a re-sent event (a sidecar re-raises every active alarm
+    every 30 min) is dropped while the first one is still unacknowledged: returns None."""
+    if dedupe_key and Event.select().where(
+            (Event.node_id == node_id) & Event.acknowledged_at.is_null()
+            & (pw.fn.json_extract(Event.details, "$.dedupe_key") == dedupe_key)).exists():
+        return None
     row = Event.create(node_id=node_id, node_name=node_name, source=source, created_at=now_iso(),
                        severity=fields["severity"], category=fields["category"], message=fields["message"],
                        error_code=fields.get("error_code"), details=fields.get("details"),

@@ -21,8 +21,11 @@ export function mount(root, ctx) {
     location.assign('/login');
   });
 
+  const mustChange = Boolean(user.must_change_password);
   root.append(
     pageHeader({ title: 'Account', subtitle: 'Your profile and password', actions: [signOutButton] }),
+    ...(mustChange ? [h('div', { class: 'banner banner-warn mb-4', role: 'alert', id: 'must-change-password' },
+      'This account still uses the password generated at setup. Choose your own password to continue.')] : []),
     h('div', { class: 'grid grid-cols-1 gap-6 xl:grid-cols-2' }, profileCard(user, ctx.me.session), passwordCard(ctx)),
   );
 }
@@ -112,6 +115,7 @@ function passwordCard(ctx) {
       form.reset();
       const revoked = result?.sessions_revoked ?? 0;
       toastSuccess(revoked ? `Password changed. ${plural(revoked, 'other session')} signed out.` : 'Password changed.');
+      if (ctx.user.must_change_password) setTimeout(() => location.assign('/dashboard'), 800);
     } catch (err) {
       if (err.code === 'current_password_incorrect') {
         current.setError(err.error || 'The current password is not correct');
