@@ -55,9 +55,20 @@ class CommandService:
     async def check(self, principal: "Principal", node_id: str, action: Any) -> tuple[Any, Any, dict]:
         """Steps 1-6 of api.md §7.2; returns (spec, driver, action with secrets restored)."""
         live, driver = self.driver_for(node_id)
+        role_ok = lambda role: role_at_least(principal.role, role)  # noqa: E731
+        if self._needs_refresh(node_id, driver):
+            # Refuse what can be refused without the node first (catalogue, role, arguments,
+            # capabilities; api.md §1.4 puts the role before the action): a refused action then
+            # costs no get_config round trip, and is answered at once even by a slow node.
+            # Drivers check fewer things without a config, never more, so nothing is lost.
+            try:
+                driver.check_action(action, role_level_ok=role_ok, capabilities=live.capabilities, config=None,
+                                    protocol_version=live.protocol_version)
+            except ActionError as exc:
+                raise action_error(exc) from None
         config = await self.current_config(node_id, driver)
         try:
-            spec = driver.check_action(action, role_level_ok=lambda role: role_at_least(principal.role, role),
+            spec = driver.check_action(action, role_level_ok=role_ok,
                                        capabilities=live.capabilities, config=config,
                                        protocol_version=live.protocol_version)
             restored = driver.restore_action_secrets(action, config) if config is not None else action
@@ -65,13 +76,16 @@ class CommandService:
             raise action_error(exc) from None
         return spec, driver, restored
 
-    async def current_config(self, node_id: str, driver: Any) -> dict | None:
-        """The config the driver checks against: re-read from the node when a config-changing
-        command made the cached copy stale (an input created a moment ago must count)."""
+    def _needs_refresh(self, node_id: str, driver: Any) -> bool:
         live = self.hub.live.get(node_id)
         cached = live.config if live is not None else None
         online = node_id in self.hub.sessions
-        if online and driver.command("get_config") is not None and (cached is None or cached.stale):
+        return online and driver.command("get_config") is not None and (cached is None or cached.stale)
+
+    async def current_config(self, node_id: str, driver: Any) -> dict | None:
+        """The config the driver checks against: re-read from the node when a config-changing
+        command made the cached copy stale (an input created a moment ago must count)."""
+        if self._needs_refresh(node_id, driver):
             try:
                 config, _, _ = await self.hub.configs.get(node_id, refresh=True)
                 return config

@@ -216,7 +216,7 @@ class NodeHub:
         live.stats = None
         live.stats_received_wall = None
         live.offline_since_monotonic = time.monotonic()
-        if live.events_shed:
+        if live.events_shed and reason != "deleted":
             self._report_shed(live)
         self._last_seen_flush[live.id] = live.last_seen_at or now_iso()
         self.set_status(live, "offline" if live.registered else "pending", reason)
@@ -461,6 +461,14 @@ class NodeHub:
                 session.close(1001, "no message within the offline threshold")
                 self.detach(session, "timeout")
         for live in self.live.values():
+            if live.events_shed:
+                # A shedding episode also ends when the rate falls and the node goes quiet: report
+                # it then, not only when its next event (or a disconnect) happens to arrive.
+                window = live.event_window
+                while window and window[0] <= now - 60:
+                    window.popleft()
+                if len(window) < EVENTS_PER_MINUTE:
+                    self._report_shed(live)
             if live.thumbnails and live.offline_since_monotonic and now - live.offline_since_monotonic > THUMBNAIL_KEEP_OFFLINE:
                 live.thumbnails.clear()
 

@@ -121,10 +121,24 @@ def delete_row(node_id: str, actor: Actor) -> Node:
     return node
 
 
-def stage_rotation(node_id: str, new_secret: str, vault: Vault) -> None:
-    """Before sending rotate_secret: keep the new secret as pending (valid if the ack is lost)."""
+def stage_rotation(node_id: str, new_secret: str, vault: Vault) -> str:
+    """Before sending rotate_secret: keep the new secret as pending (valid if the ack is lost).
+
+    Returns the secret to send. When an earlier rotation lost its ack, its pending secret may
+    be what the node has persisted (node-protocol §2.7 rule 3), so it is sent again instead of
+    a fresh one: re-persisting the same value is harmless, and no secret the node may hold is
+    ever dropped.
+    """
+    node = Node.get_by_id(node_id)
+    if node.pending_secret_enc:
+        try:
+            return vault.open_text(SECRET_DOMAIN, node.pending_secret_enc, table="nodes",
+                                   column="pending_secret_enc", row_id=node_id)
+        except Exception:  # noqa: BLE001 - unreadable (master key changed): replace it
+            pass
     sealed = vault.seal_text(SECRET_DOMAIN, new_secret, table="nodes", column="pending_secret_enc", row_id=node_id)
     Node.update(pending_secret_enc=sealed).where(Node.id == node_id).execute()
+    return new_secret
 
 
 def commit_rotation(node_id: str, vault: Vault, actor: Actor) -> str:

@@ -136,8 +136,7 @@ class NodeRotateSecretHandler(NodeScopedHandler):
         except ActionError as exc:
             raise action_error(exc) from None
         self.app.hub.session_for(node_id)
-        secret = new_token()
-        await self.app.db.write(node_service.stage_rotation, node_id, secret, self.app.vault)
+        secret = await self.app.db.write(node_service.stage_rotation, node_id, new_token(), self.app.vault)
         try:
             ack = await self.app.hub.send_command(node_id, {"type": "rotate_secret", "new_secret": secret},
                                                   driver.timeout_for("rotate_secret"))
