@@ -442,3 +442,23 @@ def test_a_toy_driver_is_one_new_module(tmp_path):
             await server.close_all_connections()
 
     run(scenario())
+
+
+def test_node_pages_answer_404_for_unknown_and_invisible_nodes(manager):
+    """api.md §3.2: outside the allowlist a node does not exist, for pages as for the API."""
+    import uuid
+
+    from manager_process import USER_PASSWORD
+
+    token = manager.token()
+    with manager.api(token) as api:
+        visible = api.post("/api/v1/nodes", json={"name": "page-visible"}).json()["id"]
+        hidden = api.post("/api/v1/nodes", json={"name": "page-hidden"}).json()["id"]
+    manager.create_user(token, "pageviewer", "viewer", allowed_node_ids=[visible])
+    browser = manager.login("pageviewer", USER_PASSWORD)
+    assert browser.get(f"/nodes/{visible}").status_code == 200
+    assert browser.get(f"/nodes/{visible}/config").status_code == 200
+    for path in (f"/nodes/{hidden}", f"/nodes/{hidden}/config", f"/nodes/{uuid.uuid4()}"):
+        response = browser.get(path, headers={"Accept": "text/html"})
+        assert response.status_code == 404, path
+        assert "text/html" in response.headers["Content-Type"]

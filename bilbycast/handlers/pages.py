@@ -21,6 +21,10 @@ class PageHandler(BaseHandler):
         self.page = options.get("page", self.page)
 
     async def get(self, *args: str) -> None:
+        if args:  # /nodes/{id}...: a node outside the allowlist does not exist for this user
+            allowed = self.principal.allowed_node_ids
+            if args[0] not in self.app.hub.live or (allowed is not None and args[0] not in allowed):
+                raise ApiError(404, "not_found", "Node not found")
         self.set_header("Cache-Control", "no-store")
         self.render("app.html", page=self.page, version=__version__)
 
@@ -30,6 +34,12 @@ class PageHandler(BaseHandler):
             if self.request.query:
                 target += "?" + self.request.query
             self.redirect("/login?next=" + quote(target, safe="/"), status=307)
+            return
+        if isinstance(e, ApiError) and e.status == 404:
+            self.clear()
+            self.set_status(404)
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(self.app.read_asset("html/not_found.html"))
             return
         if isinstance(e, ApiError) and e.status == 403:
             self.clear()
