@@ -369,6 +369,8 @@ class NodeHub:
             window.popleft()
         if len(window) >= EVENTS_PER_MINUTE:
             live.events_shed += 1
+            if live.events_shed == 1:
+                live.shed_warning = self.spawn(self._open_shed_warning(live))
             return
         if live.events_shed:
             self._report_shed(live)
@@ -382,14 +384,39 @@ class NodeHub:
             fields["details"] = {**(fields.get("details") or {}), "dedupe_key": dedupe}
         self.spawn(self._store_event(live.id, live.name, "node", fields, dedupe))
 
+    async def _open_shed_warning(self, live: NodeLive) -> int | None:
+        """Alert at once when a node starts flooding; the count is filled in when it ends."""
+        fields = {"severity": "warning", "category": "rate_limit", "error_code": "event_rate_limit_exceeded",
+                  "message": f"Node {live.name} sent more than {EVENTS_PER_MINUTE} events in a minute; "
+                             "further events are dropped until the rate falls",
+                  "details": {"error_code": "event_rate_limit_exceeded", "dropped": None,
+                              "limit_per_minute": EVENTS_PER_MINUTE}}
+        try:
+            event = await self.db.write(event_service.store, live.id, live.name, "manager", fields)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("rate-limit warning not stored: %s", exc)
+            return None
+        self._notify("event_stored", event)
+        return event["id"]
+
     def _report_shed(self, live: NodeLive) -> None:
         """One warning per shedding episode, with the count (product.md §5.7)."""
         count, live.events_shed = live.events_shed, 0
-        self.raise_event(live.id, "warning", "rate_limit",
-                         f"Node {live.name} sent more than {EVENTS_PER_MINUTE} events in a minute; "
-                         f"{count} events were dropped",
-                         {"error_code": "event_rate_limit_exceeded", "dropped": count,
-                          "limit_per_minute": EVENTS_PER_MINUTE})
+        opening, live.shed_warning = live.shed_warning, None
+        self.spawn(self._close_shed_warning(live.id, live.name, opening, count))
+
+    async def _close_shed_warning(self, node_id: str, name: str, opening: asyncio.Task | None, count: int) -> None:
+        event_id = await opening if opening is not None else None
+        if event_id is None:
+            return
+        message = f"Node {name} sent more than {EVENTS_PER_MINUTE} events in a minute; {count} events were dropped"
+        try:
+            event = await self.db.write(event_service.finish_rate_limit_warning, event_id, message, count)
+        except Exception as exc:  # noqa: BLE001 - the node may have been deleted meanwhile
+            log.warning("rate-limit warning not updated: %s", exc)
+            return
+        if event is not None:
+            self._notify("event_stored", event)
 
     def _on_thumbnail(self, session: NodeSession, live: NodeLive, payload: Any, timestamp: Any) -> None:
         if not isinstance(payload, dict) or not isinstance(payload.get("flow_id"), str):

@@ -59,6 +59,17 @@ def store(node_id: str | None, node_name: str | None, source: str, fields: dict[
     return to_api(row)
 
 
+def finish_rate_limit_warning(event_id: int, message: str, dropped: int) -> dict[str, Any] | None:
+    """Fill the final count into an episode's rate-limit warning (runs in the writer)."""
+    row = Event.get_or_none(Event.id == event_id)
+    if row is None:
+        return None
+    row.message = message
+    row.details = {**(row.details or {}), "dropped": dropped}
+    row.save()
+    return to_api(row)
+
+
 def to_api(row: Event) -> dict[str, Any]:
     return {
         "id": row.id, "node_id": row.node_id, "node_name": row.node_name, "source": row.source,
