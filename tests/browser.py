@@ -64,7 +64,17 @@ class BrowserSession:
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
+        # The shell scrolls inside <main>, so full_page alone stops at the viewport: grow the
+        # viewport to the content for the shot, then put it back.
+        size = self.page.viewport_size
+        height = self.page.evaluate(
+            "() => Math.max(document.documentElement.scrollHeight,"
+            " ...Array.from(document.querySelectorAll('main, [data-scroll]'), el => el.scrollHeight + el.getBoundingClientRect().top))")
+        if size and height > size["height"]:
+            self.page.set_viewport_size({"width": size["width"], "height": min(int(height) + 16, 8000)})
         self.page.screenshot(path=str(path), full_page=True)
+        if size:
+            self.page.set_viewport_size(size)
         return path
 
     def assert_clean(self) -> None:

@@ -118,13 +118,15 @@ def test_device_type_must_match_the_id_pattern(bad):
 
 COMMAND_KEYS = {"name", "display_name", "description", "requires_role", "args_schema", "ai_exposed",
                 "destructive", "requires_capability", "timeout_secs"}
+# api.md §7.4 keys plus `ui`, the driver's UI hints (product.md §6), an additive field.
 ENTRY_KEYS = {"device_type", "display_name", "color", "accent", "icon", "features", "history_metrics",
-              "summary_metrics", "supported_commands"}
+              "summary_metrics", "supported_commands", "ui"}
 
 
 def test_describe_entries_have_exactly_the_api_shape():
     for entry in default_registry().describe_all()["device_types"]:
         assert set(entry) == ENTRY_KEYS
+        assert set(entry["ui"]) == {"editor", "summary_metrics", "panels"}
         assert entry["features"] == sorted(entry["features"])
         assert set(entry["features"]) <= set(base.FEATURES)
         for metric in entry["history_metrics"]:

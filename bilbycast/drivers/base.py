@@ -198,7 +198,8 @@ class Driver:
                 "features": sorted(self.features),
                 "history_metrics": [dict(m) for m in self.history_metrics],
                 "summary_metrics": [dict(m) for m in self.summary_metrics],
-                "supported_commands": [spec.describe() for spec in self.supported_commands()]}
+                "supported_commands": [spec.describe() for spec in self.supported_commands()],
+                "ui": self.ui()}
 
     def ui(self) -> dict:
         """UI hints (product.md §6 `ui`): editor kind, card metrics, node-detail panels."""

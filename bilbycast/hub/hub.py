@@ -487,6 +487,12 @@ class NodeHub:
             if now - live.last_seen_monotonic > threshold:
                 session.close(1001, "no message within the offline threshold")
                 self.detach(session, "timeout")
+                continue
+            driver = self.drivers.get(live.device_type)
+            stale = live.stale(driver.stale_after_secs if driver else 10, now)
+            if stale != live.stale_reported:  # silence changes what a dashboard shows, too
+                live.stale_reported = stale
+                self.changed(live)
         for live in self.live.values():
             if live.events_shed:
                 # A shedding episode also ends when the rate falls and the node goes quiet: report

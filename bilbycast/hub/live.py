@@ -73,6 +73,7 @@ class NodeLive:
     command_deadline_monotonic: float = 0.0     # relay/gateway: silence rule suspended until then
     event_window: deque = field(default_factory=deque)
     events_shed: int = 0
+    stale_reported: bool = False
     shed_warning: Any = None                     # the task storing this episode's warning
     version: int = 0                             # bumps on every change the dashboard shows
 

@@ -1,82 +1,153 @@
-// Dashboard (product.md §4.5): stat cards and the device grid, fed by the live socket state.
-// This first version shows counts and one simple card per node (name, type, status); the
-// driver-aware cards (flows, bitrate, uptime, CPU/RAM, gateway target) replace renderCard later.
+// Dashboard (product.md §4.5): four stat cards from the live counts and a grid of driver-aware
+// device cards fed by /ws/dashboard (api.md §15). Cards are built once and updated in place; a
+// one-second tick keeps "No data for 12 s" and "Last seen 4m ago" current between frames.
 
 import { h, replace } from '../dom.js';
-import { pageHeader, emptyState, statusDot } from '../ui.js';
-import { formatCount, formatRelative } from '../format.js';
+import { pageHeader, emptyState, toastError, toastSuccess, confirmDialog } from '../ui.js';
+import { formatCount } from '../format.js';
+import { compareNodes } from '../components/node-badges.js';
+import { nodeStatusToasts } from '../components/node-status-toasts.js';
+import { createCard } from './dashboard/card.js';
 
-const STATUS = {
-  online: { kind: 'ok', text: 'Online', order: 0 },
-  offline: { kind: 'offline', text: 'Offline', order: 1 },
-  pending: { kind: 'offline', text: 'Pending', order: 2 },
-};
-const HEALTH_ORDER = { critical: 0, warning: 1, healthy: 2 };
-const TYPE_TAG = { edge: 'tag tag-edge', relay: 'tag tag-relay', appear_x: 'tag tag-appear-x' };
+const PREF_HIDE_OFFLINE = 'dashboard_hide_offline';
+const GRID_CLASS = 'grid grid-cols-1 gap-4 md:grid-cols-2 xl:grid-cols-3 2xl:grid-cols-4';
 
 export function mount(root, ctx) {
   ctx.setTitle('Dashboard');
+  const isAdmin = ctx.hasRole('admin');
   const stats = {
     total: statCard('Total nodes', 'Registered devices', 'text-white'),
     online: statCard('Online', 'Currently connected', 'text-ok'),
     offline: statCard('Offline', 'Not responding', 'text-slate-400'),
     alarms: statCard('Active alarms', 'Requires attention', 'text-crit', '/events?acknowledged=false'),
   };
-  const grid = h('div', { class: 'grid grid-cols-1 gap-4 md:grid-cols-2 xl:grid-cols-3 2xl:grid-cols-4', 'aria-live': 'off' });
+  stats.alarms.node.title = 'Open the unacknowledged alarms in Events';
+
+  const hideToggle = h('input', { id: 'hide-offline', type: 'checkbox', class: 'size-4 cursor-pointer accent-blue-500' });
+  const hiddenNote = h('p', { class: 'mb-3 text-xs text-muted', hidden: true, role: 'status' });
+  const grid = h('div', { class: GRID_CLASS, id: 'device-grid' });
   const gridState = h('div');
   root.append(
     pageHeader({ title: 'Dashboard', subtitle: 'Overview of all managed devices' }),
     h('section', { class: 'mb-8 grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-4', 'aria-label': 'Summary' },
       stats.total.node, stats.online.node, stats.offline.node, stats.alarms.node),
     h('section', { 'aria-labelledby': 'devices-heading' },
-      h('div', { class: 'mb-3 flex items-center justify-between' }, h('h2', { id: 'devices-heading', class: 'section-title' }, 'Devices')),
+      h('div', { class: 'mb-3 flex items-center justify-between gap-4' },
+        h('h2', { id: 'devices-heading', class: 'section-title' }, 'Devices'),
+        h('label', { class: 'inline-flex cursor-pointer items-center gap-2 text-sm text-slate-300', for: 'hide-offline' }, hideToggle, 'Hide offline nodes')),
+      hiddenNote,
       gridState,
       grid),
   );
-  replace(gridState, loadingCards());
+  replace(gridState, h('div', { class: GRID_CLASS, 'aria-busy': 'true', 'aria-label': 'Loading devices' },
+    h('div', { class: 'skeleton h-36' }), h('div', { class: 'skeleton h-36' }), h('div', { class: 'skeleton h-36' })));
 
+  // Browser clock vs server clock, from frame timestamps, so "No data for 12 s" is right on a
+  // laptop whose clock drifts.
+  let clockOffset = 0;
+  const serverNow = () => Date.now() + clockOffset;
+  const noteClock = (frame) => {
+    const ts = Date.parse(frame?.ts);
+    if (Number.isFinite(ts)) clockOffset = ts - Date.now();
+  };
+  ctx.socket.on('snapshot', noteClock);
+  ctx.socket.on('update', noteClock);
+
+  let hideOffline = false;
   const cards = new Map();
-  const update = (live) => {
+
+  const onDelete = async (node) => {
+    const ok = await confirmDialog({
+      title: 'Delete node', action: 'Delete', objectName: node.name, typeToConfirm: node.name,
+      message: 'This disconnects the node and removes its events, stats history, cached config and thumbnails. Audit rows are kept.',
+    });
+    if (!ok) return;
+    try {
+      await ctx.api.del(`/api/v1/nodes/${encodeURIComponent(node.id)}`);
+      toastSuccess(`Deleted ${node.name}`);
+    } catch (err) {
+      toastError(err);
+    }
+  };
+
+  const render = () => {
+    const live = ctx.socket.live;
     const counts = live.counts;
     if (counts) {
       stats.total.set(counts.nodes_total);
       stats.online.set(counts.online);
       stats.offline.set(counts.offline, counts.pending ? `Not responding · +${counts.pending} pending` : 'Not responding');
       stats.alarms.set(counts.unacked_alarms);
-      stats.alarms.node.classList.toggle('bg-red-500/5', counts.unacked_alarms > 0);
-      stats.alarms.node.classList.toggle('border-red-400/30', counts.unacked_alarms > 0);
+      const alarmed = counts.unacked_alarms > 0;
+      stats.alarms.node.classList.toggle('bg-red-500/5', alarmed);
+      stats.alarms.node.classList.toggle('border-red-400/30', alarmed);
     }
     if (!live.snapshotAt) return;
-    const nodes = [...live.nodes.values()].sort(compareNodes);
-    if (nodes.length === 0) {
+    const all = [...live.nodes.values()].sort(compareNodes);
+    if (all.length === 0) {
       grid.hidden = true;
-      replace(gridState, ctx.hasRole('admin')
+      hiddenNote.hidden = true;
+      replace(gridState, isAdmin
         ? emptyState({ text: 'No nodes yet — Add Node to register your first edge, relay or gateway.', action: { label: 'Add Node', href: '/admin/nodes?add=1' } })
         : emptyState({ text: 'No nodes yet — an administrator adds them under Nodes.' }));
       return;
     }
-    replace(gridState);
-    grid.hidden = false;
+    const nodes = hideOffline ? all.filter((n) => n.status === 'online') : all;
+    const hiddenCount = all.length - nodes.length;
+    hiddenNote.hidden = hiddenCount === 0;
+    hiddenNote.textContent = `${formatCount(hiddenCount)} offline or pending node${hiddenCount === 1 ? '' : 's'} hidden.`;
+    grid.hidden = nodes.length === 0;
+    replace(gridState, nodes.length === 0
+      ? h('p', { class: 'card px-4 py-6 text-center text-sm text-muted' }, 'Every node is offline. Untick “Hide offline nodes” to see them.')
+      : null);
+
+    const now = serverNow();
     const seen = new Set();
     nodes.forEach((node, index) => {
       seen.add(node.id);
       let card = cards.get(node.id);
       if (!card) {
-        card = h('a', { class: 'card block p-4 text-fg no-underline transition-colors hover:border-slate-500 hover:no-underline', href: `/nodes/${encodeURIComponent(node.id)}` });
+        card = createCard(node, { canDelete: isAdmin, onDelete });
         cards.set(node.id, card);
       }
-      fillCard(card, node);
-      if (grid.children[index] !== card) grid.insertBefore(card, grid.children[index] || null);
+      card.update(node, now);
+      if (grid.children[index] !== card.el) grid.insertBefore(card.el, grid.children[index] || null);
     });
     for (const [id, card] of cards) {
       if (!seen.has(id)) {
-        card.remove();
-        cards.delete(id);
+        card.el.remove();
+        if (!live.nodes.has(id)) cards.delete(id);
       }
     }
   };
-  update(ctx.socket.live);
-  ctx.socket.on('live', update);
+
+  const setHideOffline = (value) => {
+    hideOffline = !!value;
+    hideToggle.checked = hideOffline;
+    render();
+  };
+  hideToggle.addEventListener('change', async () => {
+    const value = hideToggle.checked;
+    setHideOffline(value);
+    try {
+      await ctx.api.put(`/api/v1/preferences/${PREF_HIDE_OFFLINE}`, { value });
+    } catch (err) {
+      toastError(err);
+    }
+  });
+  ctx.api.get('/api/v1/preferences')
+    .then((prefs) => {
+      if (prefs && typeof prefs[PREF_HIDE_OFFLINE] === 'boolean') setHideOffline(prefs[PREF_HIDE_OFFLINE]);
+    })
+    .catch(() => {});
+
+  render();
+  ctx.socket.on('live', render);
+  nodeStatusToasts(ctx.socket);
+  setInterval(() => {
+    const now = serverNow();
+    for (const card of cards.values()) if (card.el.isConnected) card.tick(now);
+  }, 1000);
   ctx.socket.on('state', (state) => {
     if (state === 'disconnected' && !ctx.socket.live.snapshotAt) {
       replace(gridState, h('p', { class: 'card px-4 py-6 text-center text-sm text-muted', role: 'status' },
@@ -95,38 +166,9 @@ function statCard(label, caption, valueClass, href = null) {
   return {
     node,
     set(count, newCaption) {
-      value.textContent = formatCount(count);
-      if (newCaption) captionNode.textContent = newCaption;
+      const text = formatCount(count);
+      if (value.textContent !== text) value.textContent = text;
+      if (newCaption && captionNode.textContent !== newCaption) captionNode.textContent = newCaption;
     },
   };
-}
-
-function compareNodes(a, b) {
-  return (STATUS[a.status]?.order ?? 9) - (STATUS[b.status]?.order ?? 9)
-    || (HEALTH_ORDER[a.health] ?? 3) - (HEALTH_ORDER[b.health] ?? 3)
-    || String(a.name || '').localeCompare(String(b.name || ''));
-}
-
-function fillCard(card, node) {
-  const status = STATUS[node.status] || { kind: 'offline', text: node.status || 'Unknown' };
-  card.classList.toggle('opacity-60', node.status === 'offline');
-  card.classList.toggle('border-dashed', node.status === 'pending');
-  card.classList.toggle('border-amber-400/60', node.health === 'warning');
-  card.classList.toggle('border-red-400/60', node.health === 'critical');
-  let detail;
-  if (node.status === 'pending') detail = 'Waiting for first connection';
-  else if (node.status === 'offline') detail = node.last_seen_at ? `Last seen ${formatRelative(node.last_seen_at)}` : 'Never seen';
-  else detail = node.software_version ? `Version ${node.software_version}` : '';
-  replace(card,
-    h('div', { class: 'flex items-start justify-between gap-3' },
-      h('h3', { class: 'truncate font-semibold text-white' }, node.name || node.id),
-      h('div', { class: 'flex shrink-0 items-center gap-2' },
-        h('span', { class: TYPE_TAG[node.device_type] || 'tag tag-muted' }, node.device_type || 'node'),
-        statusDot(status.kind, status.text))),
-    h('p', { class: 'mt-3 text-xs text-muted' }, detail));
-}
-
-function loadingCards() {
-  return h('div', { class: 'grid grid-cols-1 gap-4 md:grid-cols-2 xl:grid-cols-3 2xl:grid-cols-4', 'aria-busy': 'true', 'aria-label': 'Loading devices' },
-    h('div', { class: 'skeleton h-24' }), h('div', { class: 'skeleton h-24' }), h('div', { class: 'skeleton h-24' }));
 }
