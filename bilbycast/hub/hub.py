@@ -88,9 +88,12 @@ class NodeHub:
     async def stop(self) -> None:
         if self._sweeper:
             self._sweeper.cancel()
+        connected = len(self.sessions)
         for session in list(self.sessions.values()):
             session.close(1001, "manager shutting down")
             self.detach(session, "shutdown")
+        self.raise_event(None, "info", "manager", f"Manager shutting down; {connected} connected nodes will reconnect",
+                         {"connected_nodes": connected})
         for task in list(self._settle_tasks):  # a 5 s settle sleep must not hold up shutdown
             task.cancel()
         self._collect_last_seen()
@@ -222,6 +225,8 @@ class NodeHub:
         self.set_status(live, "offline" if live.registered else "pending", reason)
         if reason == "deleted":
             return  # the record and its events are being removed; an event now would be orphaned
+        if reason == "shutdown":
+            return  # the manager is leaving, not the node: no alarm per node (one info event is stored)
         if reason == "timeout":
             silence = int(time.monotonic() - live.last_seen_monotonic)
             self.raise_event(live.id, "critical", "connection",
