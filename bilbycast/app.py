@@ -24,6 +24,7 @@ from .handlers.base import NotFoundHandler
 from .handlers.static import SecureStaticFileHandler
 from .openapi import build_document
 from .routes import Route, build_routes
+from .services.ai.service import AIService
 from .services.auth import AuthService
 from .services.crypto import Vault
 from .services.metrics import LoopLagMonitor, Metrics, hub_lines
@@ -72,6 +73,7 @@ class ManagerApp(tornado.web.Application):
         self.hub = NodeHub(self)
         self.commands = CommandService(self)
         self.fanout = DashboardFanout(self)
+        self.ai = AIService(self)
         self.routes = build_routes(extra_routes)
         self.assets = assets_dir()
         handlers = [tornado.web.URLSpec(r.pattern, r.handler, {"route": r, **r.handler_kwargs})
@@ -106,6 +108,7 @@ class ManagerApp(tornado.web.Application):
         self.history.start()
         self._lag_task = asyncio.get_running_loop().create_task(self.loop_lag.run())
         await self.fanout.start()
+        self.ai.start()
         self.demo_process = None
         if getattr(options, "demo", 0):
             from . import demo
@@ -129,6 +132,7 @@ class ManagerApp(tornado.web.Application):
                 task.cancel()
         if getattr(self, "demo_process", None) is not None and self.demo_process.poll() is None:
             self.demo_process.terminate()
+        await self.ai.stop()
         await self.fanout.stop()
         await self.hub.stop()
         await self.history.stop()

@@ -1,4 +1,4 @@
-"""The CLI commands that touch the installation: setup, serve, user, rotate-master-key."""
+"""The CLI commands that touch the installation: setup, serve, user, rotate-master-key, export, import."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from .services.passwords import PasswordHasher, password_policy_errors
 from .services.process_secrets import (SecretsError, generate_secrets_file, load_process_secrets,
                                        read_new_master_key, update_secrets_file_master_key)
 from .services import tls as tls_service
+from .services import backup as backup_service
+from .services.crypto import Vault
 from .timeutil import now_iso
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REFUSED, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -220,6 +222,133 @@ def rotate_master_key(config: Config, args: Namespace) -> int:
             _say(f"updated {path}")
         else:
             _say("now set BILBYCAST_MASTER_KEY to the new key before starting the server")
+        return EXIT_OK
+    finally:
+        lock.release()
+
+
+def _read_passphrase(args: Namespace, *, confirm: bool) -> str | None:
+    """The backup passphrase from --passphrase-file (its first line ending dropped) or a hidden prompt."""
+    if args.passphrase_file:
+        try:
+            text = args.passphrase_file.read_text(encoding="utf-8")
+            mode = args.passphrase_file.stat().st_mode
+        except (OSError, UnicodeDecodeError) as exc:
+            _say(f"cannot read the passphrase file: {exc}")
+            return None
+        if os.name == "posix" and mode & 0o077:
+            _say(f"warning: {args.passphrase_file} is readable by other users; chmod 600 it")
+        passphrase = text.rstrip("\r\n")
+    elif sys.stdin.isatty():
+        passphrase = getpass.getpass("Backup passphrase: ")
+        if confirm and getpass.getpass("Backup passphrase again: ") != passphrase:
+            _say("passphrases do not match")
+            return None
+    else:
+        _say("no passphrase given: use --passphrase-file or run in a terminal")
+        return None
+    try:
+        return backup_service.check_passphrase(passphrase)
+    except ApiError as exc:
+        _say(f"refused: {exc.message}")
+        return None
+
+
+def _write_private(path, content: bytes) -> None:
+    """Write the file 0600, whole or not at all."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def export_backup(config: Config, args: Namespace) -> int:
+    try:
+        current = load_process_secrets(os.environ, config.config_dir)
+    except SecretsError as exc:
+        _say(str(exc))
+        return EXIT_REFUSED
+    passphrase = _read_passphrase(args, confirm=True)
+    if passphrase is None:
+        return EXIT_REFUSED
+    db = _open_db(config)  # reads only (plus its audit row): fine beside a running server
+    try:
+        try:
+            backup_file, stats = backup_service.build_export(
+                Vault(current.master_key), passphrase, exported_by="cli",
+                include_events=args.include_events, include_audit=args.include_audit)
+        except ApiError as exc:
+            _say(f"refused: {exc.message}")
+            return EXIT_REFUSED
+        try:
+            _write_private(args.output, backup_file.content)
+        except OSError as exc:
+            _say(f"cannot write {args.output}: {exc}")
+            return EXIT_ERROR
+        db.write_sync(audit.record, Actor.cli(), "backup.export", target_type="backup", details={
+            "include_events": args.include_events, "include_audit": args.include_audit, "counts": stats.counts,
+            "file": backup_file.filename, "unreadable": stats.unreadable_secrets})
+    finally:
+        db.close()
+    _say(f"wrote encrypted backup {args.output} ({len(backup_file.content)} bytes): "
+         + ", ".join(f"{count} {name}" for name, count in stats.counts.items()))
+    for where in stats.unreadable_secrets:
+        _say(f"  warning: {where} does not decrypt with this master key and was left out")
+    return EXIT_OK
+
+
+def import_backup(config: Config, args: Namespace) -> int:
+    try:
+        current = load_process_secrets(os.environ, config.config_dir)
+    except SecretsError as exc:
+        _say(str(exc))
+        return EXIT_REFUSED
+    try:
+        lock = DataDirLock(config.lock_path).acquire()
+    except DatabaseLocked:
+        _say("the server is running: stop it before importing a backup")
+        return EXIT_LOCKED
+    try:
+        try:
+            if args.input.stat().st_size > backup_service.MAX_FILE_BYTES:
+                _say(f"{args.input} is over {backup_service.MAX_FILE_BYTES // (1024 * 1024)} MiB: not a backup")
+                return EXIT_ERROR
+            raw = args.input.read_bytes()
+        except OSError as exc:
+            _say(f"cannot read {args.input}: {exc}")
+            return EXIT_ERROR
+        passphrase = _read_passphrase(args, confirm=False)
+        if passphrase is None:
+            return EXIT_REFUSED
+        db = _open_db(config)
+        try:
+            try:
+                opened = backup_service.open_backup(raw, passphrase)
+                prepared = backup_service.prepare_import(opened, Vault(current.master_key))
+                report = db.write_sync(backup_service.apply_import, prepared, Actor.cli(), force=args.force)
+            except ApiError as exc:
+                db.write_sync(audit.record, Actor.cli(), "backup.import", result="failure", target_type="backup",
+                              error_code=exc.code)
+                if exc.code == "import_target_not_empty":
+                    _say("refused: this manager already holds nodes or more than one user; "
+                         "add --force to replace all of its data")
+                    return EXIT_REFUSED
+                _say(f"import failed, nothing changed: {exc.message}")
+                return EXIT_ERROR
+        finally:
+            db.close()
+        _say("imported: " + ", ".join(f"{count} {name}" for name, count in report.counts.items()))
+        names = {node["id"]: node["name"] for node in prepared.rows["nodes"]}
+        for node_id in report.nodes_needing_token:
+            _say(f"  node {names.get(node_id, '?')} ({node_id}) is pending: regenerate its registration token")
+        _say("every session was revoked: users sign in again with their passwords")
         return EXIT_OK
     finally:
         lock.release()

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .handlers.api import admin, auth, events, node_commands, nodes, preferences, system, topology, users
+from .handlers.api import admin, ai, auth, events, node_commands, nodes, preferences, system, topology, users
 from .handlers import pages, ws_dashboard, ws_node
+from .handlers.api import backup
 from .services.rbac import OWN, PUBLIC, Rule
 
 KIB = 1024
@@ -141,6 +142,47 @@ def _topology_routes() -> list[Route]:
     ]
 
 
+def _ai_routes() -> list[Route]:
+    """The assistant (api.md §12). Keys, threads and discard are the caller's own records; apply
+    needs operator and then the driver's requires_role for the action (checked by CommandService)."""
+    own = R("ai_thread", OWN)
+    return [
+        Route("/api/v1/ai/providers", ai.AIProvidersHandler, {"GET": R("ai_provider", "viewer")},
+              summary="Providers with status, models and the caller's key state (?refresh=true skips the caches)."),
+        Route("/api/v1/ai/keys", ai.AIKeysHandler,
+              {"GET": R("ai_key", OWN), "POST": R("ai_key", OWN, audit="ai.key.set"),
+               "DELETE": R("ai_key", OWN, audit="ai.key.delete")},
+              summary="The caller's cloud provider keys (never returned) / store one / remove one by body."),
+        Route("/api/v1/ai/keys/{provider}", ai.AIKeyHandler, {"DELETE": R("ai_key", OWN, audit="ai.key.delete")},
+              summary="Remove the caller's key for one provider."),
+        Route("/api/v1/ai/chat", ai.AIChatHandler, {"POST": R("ai_chat", "viewer", node=True)},
+              summary="Ask the assistant. JSON reply by default; with Accept: text/event-stream the reply streams "
+                      "as SSE events start, delta {text}, repair, then done (the JSON body) or error."),
+        Route("/api/v1/ai/threads", ai.AIThreadsHandler, {"GET": own},
+              summary="The caller's threads, newest first (?limit=1-200)."),
+        Route("/api/v1/ai/threads/{id}", ai.AIThreadHandler, {"GET": own, "DELETE": own},
+              summary="One of the caller's threads with its messages and proposals / delete it."),
+        Route("/api/v1/ai/proposals/{id}/apply", ai.AIProposalApplyHandler,
+              {"POST": R("ai_proposal", "operator", node=True, audit="ai.proposal.apply")},
+              summary="Apply one of the caller's proposals (optionally an edited action) after every check again."),
+        Route("/api/v1/ai/proposals/{id}/discard", ai.AIProposalDiscardHandler,
+              {"POST": R("ai_proposal", OWN, audit="ai.proposal.discard")},
+              summary="Discard one of the caller's pending proposals."),
+    ]
+
+
+def _backup_routes() -> list[Route]:
+    """Encrypted backup (api.md §13): super_admin only; the passphrase comes in X-Backup-Passphrase."""
+    return [
+        Route("/api/v1/export", backup.ExportHandler,
+              {"GET": R("backup", "super_admin", audit="backup.export")},
+              summary="Download an encrypted backup (?include_events=true&include_audit=true)."),
+        Route("/api/v1/import", backup.ImportHandler,
+              {"POST": R("backup", "super_admin", audit="backup.import")}, body_limit={"POST": 32 * 1024 * KIB},
+              summary="Restore a backup file (?force=true to replace a non-empty manager); revokes every session."),
+    ]
+
+
 def build_routes(extra: list[Route] | None = None) -> list[Route]:
     routes = [
         # -- operations ----------------------------------------------------------------
@@ -177,6 +219,8 @@ def build_routes(extra: list[Route] | None = None) -> list[Route]:
               summary="The append-only audit log, newest first."),
         *_node_routes(),
         *_topology_routes(),
+        *_ai_routes(),
+        *_backup_routes(),
         # -- events --------------------------------------------------------------------
         Route("/api/v1/events", events.EventsHandler, {"GET": R("event", "viewer", node=True)},
               summary="Events with filters and paging (newest first)."),

@@ -448,3 +448,40 @@ def test_an_offline_node_serves_its_last_known_config_from_the_database(fresh_ma
             assert response.status_code == 502 and response.json()["code"] == "node_not_connected"
 
     run(second_life())
+
+
+# -- composite actions ----------------------------------------------------------------------------
+
+def test_a_deploy_flow_refused_part_way_undoes_what_it_created(manager, token):
+    """product.md §7.1: deploy_flow creates inputs, outputs, then the flow; when the node refuses
+    a later step, the manager deletes what it created, newest first, and says so."""
+    action = {"type": "deploy_flow",
+              "inputs": [{"id": "rb-in", "name": "RB in", "type": "srt", "mode": "listener",
+                          "local_addr": "0.0.0.0:9311"}],
+              "outputs": [{"id": "rb-out", "name": "RB out", "type": "udp", "dest_addr": "192.0.2.10:5000"}],
+              "flow": {"id": "rb-flow", "name": "RB flow", "input_ids": ["rb-in"], "output_ids": ["rb-out"]}}
+
+    async def scenario():
+        async with api_client(manager, token) as api:
+            node, peer = await new_registered(manager, api)
+            call = asyncio.ensure_future(command(api, node["id"], action))
+            for kind in ("create_input", "create_output"):
+                step = await peer.command(kind, timeout=10)
+                await peer.ack(step["command_id"])
+            flow = await peer.command("create_flow", timeout=10)
+            await peer.ack(flow["command_id"], success=False, error="Bind failed: UDP 0.0.0.0:9311 in use",
+                           error_code="bind_failed")
+            undo_output = await peer.command("delete_output", timeout=10)
+            assert undo_output["action"]["output_id"] == "rb-out"
+            await peer.ack(undo_output["command_id"])
+            undo_input = await peer.command("delete_input", timeout=10)
+            assert undo_input["action"]["input_id"] == "rb-in"
+            await peer.ack(undo_input["command_id"])
+            response = await call
+            assert response.status_code == 422
+            body = response.json()
+            assert body["code"] == "node_rejected" and body["node_error_code"] == "bind_failed"
+            assert body["rolled_back"] == ["delete_output rb-out", "delete_input rb-in"]
+            await peer.close()
+
+    run(scenario())

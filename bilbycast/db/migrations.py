@@ -154,6 +154,61 @@ CREATE TABLE ai_keys (
     PRIMARY KEY (user_id, provider)
 );
 """),
+    (3, "AI assistant threads, messages and proposals", """
+CREATE TABLE ai_threads (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    node_id TEXT,
+    secret_refs TEXT,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX ai_threads_user_updated ON ai_threads(user_id, updated_at);
+CREATE INDEX ai_threads_updated ON ai_threads(updated_at);
+CREATE TABLE ai_messages (
+    id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL REFERENCES ai_threads(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    content TEXT NOT NULL,
+    provider TEXT,
+    model TEXT,
+    usage TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX ai_messages_thread ON ai_messages(thread_id, seq);
+CREATE TABLE ai_proposals (
+    id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL REFERENCES ai_threads(id) ON DELETE CASCADE,
+    message_id TEXT NOT NULL REFERENCES ai_messages(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    node_id TEXT,
+    node_name TEXT,
+    device_type TEXT,
+    action TEXT NOT NULL,
+    title TEXT NOT NULL,
+    summary TEXT,
+    requires_role TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'failed', 'discarded', 'expired', 'invalid')),
+    validation TEXT NOT NULL,
+    preview TEXT,
+    config_hash TEXT,
+    secrets_enc TEXT,
+    provider TEXT,
+    model TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    decided_at TEXT,
+    decided_by TEXT,
+    result TEXT
+);
+CREATE INDEX ai_proposals_message ON ai_proposals(message_id, seq);
+CREATE INDEX ai_proposals_thread ON ai_proposals(thread_id);
+CREATE INDEX ai_proposals_status ON ai_proposals(status, expires_at);
+"""),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

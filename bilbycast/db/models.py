@@ -192,5 +192,64 @@ class AIKey(BaseModel):
         primary_key = pw.CompositeKey("user_id", "provider")
 
 
+class AIThread(BaseModel):
+    id = pw.TextField(primary_key=True)
+    user_id = pw.TextField()
+    title = pw.TextField()
+    node_id = pw.TextField(null=True)
+    secret_refs = JSONField(null=True)       # ref -> {node_id, path}; never a secret value
+    message_count = pw.IntegerField(default=0)
+    created_at = pw.TextField()
+    updated_at = pw.TextField()
+
+    class Meta:
+        table_name = "ai_threads"
+
+
+class AIMessage(BaseModel):
+    id = pw.TextField(primary_key=True)
+    thread_id = pw.TextField()
+    seq = pw.IntegerField()
+    role = pw.TextField()
+    content = pw.TextField()
+    provider = pw.TextField(null=True)
+    model = pw.TextField(null=True)
+    usage = JSONField(null=True)
+    created_at = pw.TextField()
+
+    class Meta:
+        table_name = "ai_messages"
+
+
+class AIProposal(BaseModel):
+    id = pw.TextField(primary_key=True)
+    thread_id = pw.TextField()
+    message_id = pw.TextField()
+    user_id = pw.TextField()
+    seq = pw.IntegerField()
+    node_id = pw.TextField(null=True)
+    node_name = pw.TextField(null=True)
+    device_type = pw.TextField(null=True)
+    action = JSONField()                     # secrets as {{secret:<ref>}} placeholders
+    title = pw.TextField()
+    summary = pw.TextField(null=True)
+    requires_role = pw.TextField(null=True)
+    status = pw.TextField()
+    validation = JSONField()
+    preview = JSONField(null=True)
+    config_hash = pw.TextField(null=True)
+    secrets_enc = pw.TextField(null=True)    # sealed {ref: value} (domain ai-proposal)
+    provider = pw.TextField(null=True)
+    model = pw.TextField(null=True)
+    created_at = pw.TextField()
+    expires_at = pw.TextField()
+    decided_at = pw.TextField(null=True)
+    decided_by = pw.TextField(null=True)
+    result = JSONField(null=True)
+
+    class Meta:
+        table_name = "ai_proposals"
+
+
 ALL_MODELS = (User, Session, LoginFailure, AuditRow, Setting, Node, NodeConfig, Event,
-              TopologyPosition, Preference, AIKey)
+              TopologyPosition, Preference, AIKey, AIThread, AIMessage, AIProposal)

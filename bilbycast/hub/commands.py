@@ -110,6 +110,7 @@ class CommandService:
         started = time.monotonic()
         result: CommandResult | None = None
         command_id = None
+        completed: list[dict] = []
         try:
             for step in driver.expand(action):  # composite actions run in order, each acked first
                 if step.get("type") == "get_config":
@@ -120,15 +121,35 @@ class CommandService:
                 command_id = ack.get("command_id")
                 if not ack.get("success"):
                     raise rejection(ack)
+                completed.append(step)
                 result = CommandResult(command_id, True, ack.get("data"), 0)
         except ApiError as exc:
             if command_id:
                 exc.extra.setdefault("command_id", command_id)
+            if completed and len(driver.expand(action)) > 1:
+                exc.extra["rolled_back"] = await self._roll_back(node_id, driver, completed)
             await self._audit(actor, audit_action, node_id, masked, command_id, exc, extra_audit)
             raise
         result.duration_ms = int((time.monotonic() - started) * 1000)
         await self._audit(actor, audit_action, node_id, masked, result.command_id, None, extra_audit)
         return result
+
+    async def _roll_back(self, node_id: str, driver: Any, completed: list[dict]) -> list[str]:
+        """A composite action refused part-way: undo what it created, newest first (product.md §7.1),
+        so the node is left as it was. Returns the undo steps that succeeded."""
+        rollback = getattr(driver, "rollback", None)
+        if rollback is None:
+            return []
+        undone = []
+        for step in rollback(completed):
+            try:
+                ack = await self.hub.send_command(node_id, step, driver.timeout_for(step.get("type", "")))
+            except ApiError:
+                break
+            if not ack.get("success"):
+                break
+            undone.append(f"{step.get('type')} {next((v for k, v in step.items() if k != 'type'), '')}".strip())
+        return undone
 
     def _masked(self, node_id: str, action: Any) -> Any:
         live = self.hub.live.get(node_id)

@@ -12,7 +12,7 @@ from typing import Callable
 
 import peewee as pw
 
-from ..db.models import AIKey, Node, NodeConfig
+from ..db.models import AIKey, AIProposal, Node, NodeConfig
 from . import audit
 from .audit import Actor
 from .crypto import SecretDecryptError, Vault
@@ -36,6 +36,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn(Node, "pending_secret_enc", "node-secret", lambda r: r.id),
     EncryptedColumn(NodeConfig, "config_enc", "node-config", lambda r: r.node_id),
     EncryptedColumn(AIKey, "key_enc", "ai-key", lambda r: f"{r.user_id}:{r.provider}"),
+    EncryptedColumn(AIProposal, "secrets_enc", "ai-proposal", lambda r: r.id),
 )
 
 
