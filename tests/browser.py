@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from urllib.parse import urlsplit
 from pathlib import Path
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
@@ -54,7 +55,8 @@ class BrowserSession:
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")
-        page.wait_for_url(re.compile(re.escape(next_path.split("?")[0]) + r"($|\?)"))
+        target = next_path.split("?")[0]
+        page.wait_for_url(lambda url: urlsplit(url).path == target)
         return page
 
     def goto(self, path: str) -> Page:

@@ -181,3 +181,19 @@ def test_positions_are_private_and_limited_to_visible_nodes(manager, root, nodes
         assert limited.get("/api/v1/topology/positions").json()["positions"] == {mine: {"x": 1.0, "y": 1.0}}
         assert other.delete("/api/v1/topology/positions").status_code == 204
         assert limited.get("/api/v1/topology/positions").json()["positions"] == {mine: {"x": 1.0, "y": 1.0}}
+
+
+def test_flow_view_pins_accept_flow_layout_ids_of_visible_nodes_only(manager):
+    """The flow view pins its own elements (`<node>/<element>`, `tunnel:<id>`); the graph view
+    keeps to node and ext: ids, and nobody may pin an element of a node they cannot see."""
+    token = manager.token()
+    with manager.api(token) as api:
+        node_id = api.post("/api/v1/nodes", json={"name": "fv-pin"}).json()["id"]
+        flow_keys = {f"{node_id}/in:srt-1": {"x": 1, "y": 2}, "tunnel:41f90ea7": {"x": 3, "y": 4}}
+        assert api.put("/api/v1/topology/positions", json={"view": "flow", "positions": flow_keys}).status_code == 204
+        assert api.get("/api/v1/topology/positions?view=flow").json()["positions"] == flow_keys
+        refused = api.put("/api/v1/topology/positions", json={"view": "graph", "positions": flow_keys})
+        assert refused.status_code == 422
+        stranger = api.put("/api/v1/topology/positions",
+                           json={"view": "flow", "positions": {"not-a-node/in:x": {"x": 0, "y": 0}}})
+        assert stranger.status_code == 422

@@ -25,7 +25,7 @@ function pageName() {
 // other page gets pages/placeholder.js. (A list rather than "try, then fall back" so that a broken
 // page module shows its error instead of silently turning into the placeholder, and so that pages
 // not built yet cause no 404 in the console.)
-const PAGE_MODULES = new Set(['dashboard', 'account']);
+const PAGE_MODULES = new Set(['dashboard', 'account', 'admin-nodes', 'flows', 'node-detail', 'node-config', 'topology', 'events', 'admin-audit-log', 'admin-users', 'admin-settings', 'ai-assistant', 'ai-keys']);
 
 function loadPageModule(page) {
   return PAGE_MODULES.has(page) ? import(`./pages/${page}.js`) : import('./pages/placeholder.js');

@@ -81,6 +81,19 @@ def _stored_config_ids() -> list[str]:
     return [row[0] for row in NodeConfig.select(NodeConfig.node).tuples()]
 
 
+def key_allowed(key: str, visible: set[str], view: str) -> bool:
+    """Graph view: node ids and ext: ids. The flow view also pins its own elements:
+    `<node id>/<element>` of a visible node and `tunnel:<id>` (as in the server's flow_layout)."""
+    if key in visible or (key.startswith("ext:") and 4 < len(key) <= MAX_EXT_KEY):
+        return True
+    if view != "flow" or len(key) > MAX_EXT_KEY:
+        return False
+    if key.startswith("tunnel:"):
+        return len(key) > len("tunnel:")
+    node_id, slash, element = key.partition("/")
+    return bool(slash and element) and node_id in visible
+
+
 class PositionsHandler(NodeScopedHandler):
     """The caller's pinned cards, per view. Keys are visible node ids or `ext:` ids."""
 
@@ -99,7 +112,7 @@ class PositionsHandler(NodeScopedHandler):
         rows = await self.app.db.read(_positions_of, self.principal.user_id, view)
         visible = self.visible_ids()
         # A node that left the caller's allowlist (or was deleted) keeps its row but is not shown.
-        positions = {key: {"x": x, "y": y} for key, x, y in rows if key.startswith("ext:") or key in visible}
+        positions = {key: {"x": x, "y": y} for key, x, y in rows if key_allowed(key, visible, view)}
         self.write_json({"view": view, "positions": positions})
 
     async def put(self) -> None:
@@ -112,11 +125,11 @@ class PositionsHandler(NodeScopedHandler):
         if view not in VIEWS:
             raise validation_failed("view must be graph or flow",
                                     [{"path": "/view", "message": "must be graph or flow"}])
-        entries = self.check_positions(body.get("positions"))
+        entries = self.check_positions(body.get("positions"), view)
         await self.app.db.write(_replace_positions, self.principal.user_id, view, entries)
         self.no_content()
 
-    def check_positions(self, positions: Any) -> list[tuple[str, float, float]]:
+    def check_positions(self, positions: Any, view: str = "graph") -> list[tuple[str, float, float]]:
         if not isinstance(positions, dict):
             raise validation_failed("positions must be an object",
                                     [{"path": "/positions", "message": "must be an object"}])
@@ -127,8 +140,9 @@ class PositionsHandler(NodeScopedHandler):
         entries, problems = [], []
         for key, value in positions.items():
             path = "/positions/" + key.replace("~", "~0").replace("/", "~1")
-            if not (key in visible or (key.startswith("ext:") and 4 < len(key) <= MAX_EXT_KEY)):
-                problems.append({"path": path, "message": "not a visible node id or ext: id"})
+            if not key_allowed(key, visible, view):
+                problems.append({"path": path, "message": "not a visible node id or ext: id"
+                                 + (" (or a flow-view element id of a visible node)" if view == "flow" else "")})
                 continue
             if not isinstance(value, dict):
                 problems.append({"path": path, "message": "must be an object with x and y"})
