@@ -25,6 +25,8 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--config", type=Path, default=default, help="config.toml (default: platform config dir)")
     parser.add_argument("--data-dir", type=Path, default=default, help="database, TLS and lock directory")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=default)
+    parser.add_argument("--no-browser", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="never open a web browser (the no-command start, serve --open-browser)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--new-key-file", type=Path)
     rotate.add_argument("--update-secrets-file", action="store_true", help="write the new key into manager.env")
 
+    export = command("export", "Write an encrypted backup, the same file as GET /api/v1/export.")
+    export.add_argument("--output", type=Path, required=True, metavar="FILE")
+    export.add_argument("--include-events", action="store_true", help="add the newest 50 000 events")
+    export.add_argument("--include-audit", action="store_true", help="add the newest 100 000 audit rows")
+    export.add_argument("--passphrase-file", type=Path, metavar="F", help="read the passphrase from F (else a prompt)")
+
+    restore = command("import", "Restore an encrypted backup, replacing all data (server stopped).")
+    restore.add_argument("--input", type=Path, required=True, metavar="FILE")
+    restore.add_argument("--force", action="store_true", help="replace a manager that holds nodes or several users")
+    restore.add_argument("--passphrase-file", type=Path, metavar="F", help="read the passphrase from F (else a prompt)")
+
     simulate = command("simulate", "Run simulated edges, relays and gateway sidecars against a manager.")
     try:
         from .simulator import cli as simulator_cli
@@ -96,10 +109,14 @@ def _config_from(args: argparse.Namespace, extra: dict[str, Any] | None = None):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    if args.command is None and not getattr(sys, "frozen", False):
         parser.print_help()
         return EXIT_USAGE
     try:
+        if args.command is None:  # the binary without a command: set up if needed, serve, open the dashboard
+            from . import firstrun
+
+            return firstrun.run(_config_from(args), args)
         if args.command == "version":
             return cmd_version()
         if args.command == "simulate":
@@ -112,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             return commands.setup(_config_from(args), args)
         if args.command == "serve":
             extra = {"server.listen": args.listen, "server.port": args.port, "tls.mode": args.tls_mode}
+            args.open_browser = args.open_browser and not args.no_browser
             return commands.serve(_config_from(args, extra), args)
         if args.command == "user":
             if not args.user_command:
@@ -119,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
             return commands.user(_config_from(args), args)
         if args.command == "rotate-master-key":
             return commands.rotate_master_key(_config_from(args), args)
+        if args.command == "export":
+            return commands.export_backup(_config_from(args), args)
+        if args.command == "import":
+            return commands.import_backup(_config_from(args), args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_ERROR

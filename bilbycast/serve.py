@@ -13,7 +13,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import tornado.httpserver
 import tornado.netutil
@@ -28,6 +28,11 @@ log = logging.getLogger("bilbycast.serve")
 
 MAX_BODY = 33 * 1024 * 1024  # the largest route limit (import, 32 MiB) plus headroom
 SHUTDOWN_GRACE_SECS = 10
+
+
+# Run as hook(app, config, port, cert) once the manager listens and its workers run. The
+# no-command first run (firstrun.py) prints its banner from here.
+LISTENING_HOOKS: list[Callable[..., None]] = []
 
 
 @dataclass
@@ -106,6 +111,7 @@ async def run(config: Config, secrets: ProcessSecrets, options: ServeOptions,
                 except (NotImplementedError, RuntimeError):
                     pass
         await app.after_listen(port, options)
+        _listening(app, config, port, cert, options)
         if started is not None and not started.done():
             started.set_result(port)
         await stop.wait()
@@ -120,6 +126,18 @@ async def run(config: Config, secrets: ProcessSecrets, options: ServeOptions,
         return 0
     finally:
         lock.release()
+
+
+def _listening(app: Any, config: Config, port: int, cert: tls_service.CertInfo | None, options: ServeOptions) -> None:
+    for hook in list(LISTENING_HOOKS):
+        try:
+            hook(app, config, port, cert)
+        except Exception:  # noqa: BLE001 - a banner must never stop the server
+            log.exception("start-up hook failed")
+    if options.open_browser:
+        from .firstrun import open_dashboard_soon
+
+        open_dashboard_soon(app.public_base_urls)
 
 
 def _announce(app: Any, config: Config, port: int, cert: tls_service.CertInfo | None) -> None:

@@ -291,3 +291,12 @@ def test_ui_hints_name_the_editor_and_panels():
     assert "tunnels" in registry.get("relay").ui()["panels"]
     schemas = registry.get("edge").entity_schemas
     assert {"config", "flow", "input", "output", "tunnel", "input.srt", "output.hls"} <= set(schemas)
+
+
+def test_every_command_schema_of_every_driver_is_a_valid_json_schema():
+    """The catalogues are not checked at start-up (cold start), so they are checked here."""
+    from bilbycast.drivers.schema_errors import make_validator
+
+    for driver in default_registry().all():
+        for spec in driver.commands.values():
+            make_validator(spec.args_schema, check=True)

@@ -28,8 +28,12 @@ def pointer(parts: Iterable[Any]) -> str:
     return "".join("/" + part for part in out)
 
 
-def make_validator(schema: dict) -> Draft202012Validator:
-    Draft202012Validator.check_schema(schema)
+def make_validator(schema: dict, *, check: bool = False) -> Draft202012Validator:
+    """A validator for one command's arguments. The built-in catalogues are fixed code, checked
+    against the metaschema by the driver tests (`check=True`) rather than at every start, where
+    it cost about a second of a laptop's cold start."""
+    if check:
+        Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
 

@@ -12,12 +12,19 @@ import time
 from typing import Any, Callable
 
 import httpx
-import ollama
 
 from ..limits import OLLAMA_NUM_CTX, RETRY_STATUSES
 from .base import ChatRequest, ChatResult, OnText, Provider, ProviderError, scrub_message, with_retries
 
 INSTALL_URL = "https://ollama.com/download"
+
+
+def _ollama():
+    """The ollama client module, imported on first use: it pulls in pydantic, which would add
+    ~0.15 s to every start of the binary, also for installations that never use the AI."""
+    import ollama
+
+    return ollama
 
 
 def same_model(a: str, b: str) -> bool:
@@ -51,9 +58,9 @@ class OllamaProvider(Provider):
     def url(self) -> str:
         return self._url_of()
 
-    def _client(self, timeout: float) -> ollama.AsyncClient:
+    def _client(self, timeout: float) -> "ollama.AsyncClient":
         # trust_env=False: a local Ollama is never reached through an HTTP(S)_PROXY.
-        return ollama.AsyncClient(host=self.url, timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+        return _ollama().AsyncClient(host=self.url, timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
                                   trust_env=False)
 
     async def list_models(self, key: str | None, timeout: float) -> list[str]:
@@ -64,7 +71,7 @@ class OllamaProvider(Provider):
             raise not_running(self.url) from None
         except httpx.TimeoutException:
             raise ProviderError("timeout", f"Ollama at {self.url} did not answer within {timeout:g} s") from None
-        except ollama.ResponseError as exc:
+        except _ollama().ResponseError as exc:
             raise ProviderError("error", f"Ollama answered HTTP {exc.status_code}: {scrub_message(exc.error)}",
                                 status=exc.status_code) from None
         except (httpx.HTTPError, ValueError) as exc:
@@ -130,7 +137,7 @@ class OllamaProvider(Provider):
             return not_running(self.url)
         if isinstance(exc, httpx.TimeoutException):
             return ProviderError("timeout", f"Ollama at {self.url} did not answer in time")
-        if isinstance(exc, ollama.ResponseError):
+        if isinstance(exc, _ollama().ResponseError):
             text = scrub_message(exc.error)
             if exc.status_code == 404 and "not found" in text.lower():
                 return model_missing(model)
