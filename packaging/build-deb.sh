@@ -42,7 +42,7 @@ NAME=bilbycast-manager
 version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' bilbycast/__init__.py)
 [[ -n "$version" ]] || die "no __version__ in bilbycast/__init__.py"
 arch=$(dpkg --print-architecture)
-glibc=$(ldd --version 2>/dev/null | head -1 | awk '{print $NF}')  # the bundle needs at least the build host's glibc
+glibc=$(ldd --version 2>/dev/null | awk 'NR == 1 {print $NF}')  # the bundle needs at least the build host's glibc
 maintainer="${DEB_MAINTAINER:-bilbycast <packaging@bilbycast.invalid>}"
 
 if [[ $build == 1 ]]; then
