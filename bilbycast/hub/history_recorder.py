@@ -75,7 +75,7 @@ class HistoryRecorder:
         if final:
             rows += self.store.open_buckets()
         self._queue_depth = len(rows)
-        self.store.write([(tier, s.key, s.entity_name, row) for tier, s, row in rows])
+        self.store.write(rows)
         self._queue_depth = 0
 
     async def _flush_forever(self) -> None:
