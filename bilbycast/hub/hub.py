@@ -310,10 +310,10 @@ class NodeHub:
         self._refresh_summary(live)
         self.app.history.record_health(live, live.health_report)
         # The report is kept in the database so it survives restarts; at 15 s beats x thousands
-        # of nodes, persist it when something identifying changes or once a minute.
+        # of nodes, persist it when something identifying changes or every five minutes.
         fingerprint = (live.software_version, tuple(live.capabilities or ()))
         now_mono = time.monotonic()
-        if fingerprint != live.health_persisted_fingerprint or now_mono - live.health_persisted_monotonic > 60:
+        if fingerprint != live.health_persisted_fingerprint or now_mono - live.health_persisted_monotonic > 300:
             live.health_persisted_fingerprint, live.health_persisted_monotonic = fingerprint, now_mono
             self.db.write_soon(node_service.record_health, live.id, live.health_report, live.health_received_at,
                                live.software_version, live.capabilities)
@@ -479,22 +479,24 @@ class NodeHub:
     def sweep(self, now: float) -> None:
         threshold = self.app.runtime_settings.get("node_offline_threshold_secs")
         stamp = now_iso()
+        stale_after = {d.device_type: d.stale_after_secs for d in self.drivers.all()}
+        live_by_id = self.live
         for node_id, session in list(self.sessions.items()):
-            live = self.live.get(node_id)
+            live = live_by_id.get(node_id)
             if live is None:
                 continue
+            silence = now - live.last_seen_monotonic
             if live.expires_at and live.expires_at <= stamp:
                 session.close(1008, "node expired")
                 self.detach(session, "expired")
                 continue
             if session.sequential and session.in_flight and now < live.command_deadline_monotonic:
                 continue  # relays and gateways are silent while a command runs
-            if now - live.last_seen_monotonic > threshold:
+            if silence > threshold:
                 session.close(1001, "no message within the offline threshold")
                 self.detach(session, "timeout")
                 continue
-            driver = self.drivers.get(live.device_type)
-            stale = live.stale(driver.stale_after_secs if driver else 10, now)
+            stale = silence > stale_after.get(live.device_type, 10)
             if stale != live.stale_reported:  # silence changes what a dashboard shows, too
                 live.stale_reported = stale
                 self.changed(live)
