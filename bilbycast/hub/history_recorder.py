@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bilbycast.history")
 
 FLUSH_EVERY = 10.0
+HARVEST_SLICE = 200
 MAX_POINTS, DEFAULT_POINTS, MAX_SERIES = 2000, 720, 100
 
 
@@ -76,20 +77,32 @@ class HistoryRecorder:
         self.store.mark_hot(node_id)
 
     def _flush_once(self, final: bool = False) -> None:
-        """On the worker thread: aggregate finished buckets from the rings and write them."""
+        """Aggregate everything and write it (used at shutdown, on the worker thread)."""
         rows = self.store.harvest()
         if final:
             rows += self.store.open_buckets()
-        self._queue_depth = len(rows)
         self.store.write(rows)
-        self._queue_depth = 0
+
+    async def _harvest_in_slices(self) -> list:
+        """Aggregate on the event loop, HARVEST_SLICE nodes at a time, yielding in between."""
+        rows: list = []
+        node_ids = list(self.store.nodes)
+        now = time.time()
+        for start in range(0, len(node_ids), HARVEST_SLICE):
+            rows += self.store.harvest(now, node_ids[start:start + HARVEST_SLICE])
+            await asyncio.sleep(0)
+        return rows
 
     async def _flush_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(FLUSH_EVERY)
             try:
-                await loop.run_in_executor(self._pool, self._flush_once)
+                rows = await self._harvest_in_slices()
+                self._queue_depth = len(rows)
+                # sqlite releases the GIL while it steps, so the write itself can stay on a thread.
+                await loop.run_in_executor(self._pool, self.store.write, rows)
+                self._queue_depth = 0
             except Exception:  # noqa: BLE001
                 log.exception("history flush failed")
             if self.store.last_flush_secs > FLUSH_EVERY:

@@ -170,8 +170,10 @@ def record_health(node_id: str, report: dict[str, Any], stamp: str, software_ver
 
 
 def record_last_seen(stamps: dict[str, str]) -> None:
-    for node_id, stamp in stamps.items():
-        Node.update(last_seen_at=stamp).where(Node.id == node_id).execute()
+    # One executemany: thousands of ORM updates would hold the GIL against the event loop.
+    cursor = Node._meta.database.cursor()
+    cursor.executemany("UPDATE nodes SET last_seen_at = ? WHERE id = ?",
+                       [(stamp, node_id) for node_id, stamp in stamps.items()])
 
 
 def store_config(node_id: str, sealed: str, config_hash: str, stamp: str) -> None:
