@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bilbycast.history")
 
 FLUSH_EVERY = 10.0
-HARVEST_SLICE = 200
+HARVEST_SLICE = 50
 MAX_POINTS, DEFAULT_POINTS, MAX_SERIES = 2000, 720, 100
 
 

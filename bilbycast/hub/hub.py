@@ -35,6 +35,7 @@ PING_INTERVAL = 15.0
 EVENTS_PER_MINUTE = 1000
 THUMBNAIL_KEEP_OFFLINE = 120.0
 CONFIG_SETTLE_SECS = 5.0
+SWEEP_SLICE = 500
 
 
 class HubListener:
@@ -464,11 +465,13 @@ class NodeHub:
             await asyncio.sleep(1.0)
             try:
                 now = time.monotonic()
-                self.sweep(now)
+                await self.sweep_in_slices(now)
                 if now - last_ping >= PING_INTERVAL:
                     last_ping = now
-                    for session in list(self.sessions.values()):
+                    for index, session in enumerate(list(self.sessions.values())):
                         session.ping()
+                        if index % SWEEP_SLICE == SWEEP_SLICE - 1:
+                            await asyncio.sleep(0)
                 if now - last_flush >= 30:
                     last_flush = now
                     self._collect_last_seen()
@@ -476,12 +479,22 @@ class NodeHub:
             except Exception:  # noqa: BLE001
                 log.exception("liveness sweep failed")
 
-    def sweep(self, now: float) -> None:
+    async def sweep_in_slices(self, now: float) -> None:
+        """The liveness sweep, SWEEP_SLICE sessions at a time, so that thousands of nodes never
+        hold the event loop for one long stretch."""
+        sessions = list(self.sessions.items())
+        for start in range(0, len(sessions), SWEEP_SLICE):
+            self.sweep(now, sessions[start:start + SWEEP_SLICE], finish=start + SWEEP_SLICE >= len(sessions))
+            await asyncio.sleep(0)
+        if not sessions:
+            self.sweep(now, [], finish=True)
+
+    def sweep(self, now: float, sessions: list | None = None, finish: bool = True) -> None:
         threshold = self.app.runtime_settings.get("node_offline_threshold_secs")
         stamp = now_iso()
         stale_after = {d.device_type: d.stale_after_secs for d in self.drivers.all()}
         live_by_id = self.live
-        for node_id, session in list(self.sessions.items()):
+        for node_id, session in (list(self.sessions.items()) if sessions is None else sessions):
             live = live_by_id.get(node_id)
             if live is None:
                 continue
@@ -500,6 +513,8 @@ class NodeHub:
             if stale != live.stale_reported:  # silence changes what a dashboard shows, too
                 live.stale_reported = stale
                 self.changed(live)
+        if not finish:
+            return
         for live in self.live.values():
             if live.events_shed:
                 # A shedding episode also ends when the rate falls and the node goes quiet: report
