@@ -92,32 +92,20 @@ def _node_routes() -> list[Route]:
         Route("/api/v1/nodes/{id}/command", node_commands.NodeCommandHandler,
               {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=post_limit,
               summary="Send one driver action; the driver's requires_role applies."),
-        Route("/api/v1/nodes/{id}/flows", node_commands.EntityCollectionHandler,
-              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=post_limit,
-              handler_kwargs=flows, summary="create_flow"),
-        Route("/api/v1/nodes/{id}/flows/{flow_id}", node_commands.EntityItemHandler,
-              {"PUT": R("node_command", "operator", **n, audit="node.command"),
-               "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
-              handler_kwargs=flows, summary="update_flow / delete_flow"),
-        Route("/api/v1/nodes/{id}/inputs", node_commands.EntityCollectionHandler,
-              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=post_limit,
-              handler_kwargs=inputs, summary="create_input"),
-        Route("/api/v1/nodes/{id}/inputs/{input_id}", node_commands.EntityItemHandler,
-              {"PUT": R("node_command", "operator", **n, audit="node.command"),
-               "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
-              handler_kwargs=inputs, summary="update_input / delete_input"),
-        Route("/api/v1/nodes/{id}/outputs", node_commands.EntityCollectionHandler,
-              {"POST": R("node_command", "operator", **n, audit="node.command")}, body_limit=post_limit,
-              handler_kwargs=outputs, summary="create_output"),
-        Route("/api/v1/nodes/{id}/outputs/{output_id}", node_commands.EntityItemHandler,
-              {"PUT": R("node_command", "operator", **n, audit="node.command"),
-               "DELETE": R("node_command", "operator", **n, audit="node.command")}, body_limit=cmd_limit,
-              handler_kwargs=outputs, summary="update_output / delete_output"),
         Route("/api/v1/nodes/{id}/flows/{flow_id}/thumbnail", node_commands.ThumbnailHandler,
               {"GET": R("node_state", "viewer", **n)}, summary="Latest flow (or ?input_id=) thumbnail, image/jpeg."),
         Route("/api/v1/device-types", nodes.DeviceTypesHandler, {"GET": R("device_type", "viewer")},
               summary="Every registered driver: commands, roles, features, metrics."),
     ]
+    # The convenience routes of api.md §7.3: one collection and one item route per entity kind.
+    for kind, options in (("flows", flows), ("inputs", inputs), ("outputs", outputs)):
+        command = R("node_command", "operator", **n, audit="node.command")
+        routes.append(Route(f"/api/v1/nodes/{{id}}/{kind}", node_commands.EntityCollectionHandler,
+                            {"POST": command}, body_limit=post_limit, handler_kwargs=options,
+                            summary=options["create"]))
+        routes.append(Route(f"/api/v1/nodes/{{id}}/{kind}/{{{options['id_arg']}}}", node_commands.EntityItemHandler,
+                            {"PUT": command, "DELETE": command}, body_limit=cmd_limit, handler_kwargs=options,
+                            summary=f"{options['update']} / {options['delete']}"))
     for verb, action in (("start", "start_flow"), ("stop", "stop_flow"), ("restart", "restart_flow"),
                          ("activate-input", "activate_input")):
         routes.append(Route(f"/api/v1/nodes/{{id}}/flows/{{flow_id}}/{verb}", node_commands.FlowVerbHandler,

@@ -9,6 +9,7 @@ import { typeTag, liveDot, healthInfo, loadDeviceTypes, hasFeature } from '../co
 import { nodeStatusToasts } from '../components/node-status-toasts.js';
 import { openNodeForm } from './admin-nodes/node-form.js';
 import { openEnrolDialog } from './admin-nodes/enrol.js';
+import { fadeIn } from '../motion.js';
 
 const STATUS_TAG = {
   online: ['tag tag-ok', 'Online'],
@@ -311,9 +312,7 @@ function createRow(initial, { isAdmin, types, actions }) {
     if (statusTag.className !== cls) statusTag.className = cls;
     statusTag.textContent = word;
     if (lastStatus !== null && lastStatus !== statusKey) {
-      tr.classList.remove('value-fade');
-      void tr.offsetWidth;
-      tr.classList.add('value-fade');
+      fadeIn(tr);
     }
     lastStatus = statusKey;
     staleNote.hidden = !(node.status === 'online' && node.stale);

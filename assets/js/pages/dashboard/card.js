@@ -6,6 +6,7 @@
 import { h } from '../../dom.js';
 import { formatBitrate, formatDuration, formatPercent, formatRelative, formatAbsolute, formatCount } from '../../format.js';
 import { typeTag, liveDot, STATUS_META, metricValue } from '../../components/node-badges.js';
+import { fadeIn, pulseOutline } from '../../motion.js';
 
 const TARGET_META = {
   reachable: ['ok', 'Reachable'],
@@ -27,9 +28,7 @@ function setText(el, text) {
 }
 
 function fade(el) {
-  el.classList.remove('value-fade');
-  void el.offsetWidth; // restart the animation
-  el.classList.add('value-fade');
+  fadeIn(el);
 }
 
 function metricCell(label) {
@@ -109,7 +108,12 @@ export function createCard(node, { canDelete = false, onDelete = null } = {}) {
   let current = node;
   let lastStatus = null;
 
+  let filled = false;
   function update(next, serverNow) {
+    // The live state replaces a node's object only when a frame changed it: an unchanged card
+    // costs nothing (the per-second tick keeps its times and stale marker current).
+    if (filled && next === current) return;
+    filled = true;
     current = next;
     const s = next.summary || {};
     const status = next.status || 'offline';
@@ -199,9 +203,7 @@ export function createCard(node, { canDelete = false, onDelete = null } = {}) {
   }
 
   function flash() {
-    el.classList.remove('card-flash');
-    void el.offsetWidth;
-    el.classList.add('card-flash');
+    pulseOutline(el);
   }
 
   return { el, update, tick, get node() { return current; } };
