@@ -204,7 +204,7 @@ def _rename_probe(proc: ManagerProcess, node_id: str) -> None:
     import sqlite3
 
     conn = sqlite3.connect(proc.data_dir / "manager.db")
-    conn.execute("UPDATE nodes SET name = 'bench-probe' WHERE id = ?", (node_id,))
+    conn.execute("UPDATE nodes SET name = 'a-bench-probe' WHERE id = ?", (node_id,))
     conn.commit()
     conn.close()
 

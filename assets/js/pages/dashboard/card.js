@@ -59,6 +59,19 @@ function meter(label) {
  * createCard(node, {canDelete, onDelete}) → {el, update(node, serverNow), tick(serverNow)}
  * canDelete: show the ✕ on offline cards (admins); onDelete(node) runs the confirm-by-name flow.
  */
+// Which cards are on screen (with a margin, so scrolling finds them already painted).
+const onScreen = new WeakSet();
+const visibility = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (entry.isIntersecting) {
+      onScreen.add(entry.target);
+      entry.target.dispatchEvent(new Event('card-visible'));
+    } else {
+      onScreen.delete(entry.target);
+    }
+  }
+}, { rootMargin: '400px 0px' });
+
 export function createCard(node, { canDelete = false, onDelete = null } = {}) {
   const type = node.device_type;
   const isGateway = type === 'appear_x';
@@ -109,10 +122,18 @@ export function createCard(node, { canDelete = false, onDelete = null } = {}) {
   let lastStatus = null;
 
   let filled = false;
+  let deferred = null;
   function update(next, serverNow) {
     // The live state replaces a node's object only when a frame changed it: an unchanged card
-    // costs nothing (the per-second tick keeps its times and stale marker current).
+    // costs nothing (the per-second tick keeps its times and stale marker current). A card out
+    // of view keeps only the newest state and paints it when it scrolls in, so a plant of a
+    // thousand nodes costs what the screen shows, not what the grid holds.
     if (filled && next === current) return;
+    if (filled && !onScreen.has(el)) {
+      deferred = [next, serverNow];
+      return;
+    }
+    deferred = null;
     filled = true;
     current = next;
     const s = next.summary || {};
@@ -206,5 +227,9 @@ export function createCard(node, { canDelete = false, onDelete = null } = {}) {
     pulseOutline(el);
   }
 
-  return { el, update, tick, get node() { return current; } };
+  visibility.observe(el);
+  el.addEventListener('card-visible', () => {
+    if (deferred) update(...deferred);
+  });
+  return { el, update, tick, get node() { return deferred ? deferred[0] : current; } };
 }
