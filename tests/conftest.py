@@ -65,3 +65,12 @@ def browser_session(chromium, demo_manager):
     session = BrowserSession(chromium, demo_manager.base_url)
     yield session
     session.close()
+
+
+@pytest.fixture(scope="module")
+def admin_token(demo_manager):
+    """A Bearer token of the demo manager's admin, login limits relaxed for many sign-ins.
+    Modules that use their own `manager` define their own admin_token, which wins."""
+    token = demo_manager.token()
+    demo_manager.relax_login_limits(token)
+    return token

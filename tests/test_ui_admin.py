@@ -3,7 +3,6 @@ operator limited to one node, and a settings change saves and is still there aft
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from playwright.sync_api import expect
@@ -12,21 +11,7 @@ from manager_process import ADMIN_PASSWORD, USER_PASSWORD
 
 
 def sign_in(session, path, username="admin", password=ADMIN_PASSWORD):
-    page = session.page
-    page.goto(path)
-    page.wait_for_url(re.compile(r"/login"))
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
-@pytest.fixture(scope="module")
-def admin_token(demo_manager):
-    token = demo_manager.token()
-    demo_manager.relax_login_limits(token)
-    return token
+    return session.login(username, password, path)
 
 
 def nodes_by_name(demo_manager, token):

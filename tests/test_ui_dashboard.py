@@ -14,13 +14,6 @@ from manager_process import ADMIN_PASSWORD
 DEMO_NODES = ["demo-edge-01", "demo-edge-02", "demo-edge-03", "demo-relay-01", "demo-appear-x-01"]
 
 
-@pytest.fixture(scope="module")
-def admin_token(demo_manager):
-    token = demo_manager.token()
-    demo_manager.relax_login_limits(token)
-    return token
-
-
 def card(page, name):
     return page.locator("article.device-card", has=page.get_by_role("link", name=name, exact=True))
 

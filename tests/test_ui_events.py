@@ -18,21 +18,7 @@ ALARM_TEXT = "ui-test: SRT input lost on the truck uplink"
 
 
 def sign_in(session, username="admin", password=ADMIN_PASSWORD, path="/events"):
-    page = session.page
-    page.goto(path)
-    page.wait_for_url(re.compile(r"/login"))
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
-@pytest.fixture(scope="module")
-def admin_token(demo_manager):
-    token = demo_manager.token()
-    demo_manager.relax_login_limits(token)
-    return token
+    return session.login(username, password, path)
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,6 @@ EDGES = ["demo-edge-01", "demo-edge-02", "demo-edge-03"]
 BITRATE = re.compile(r"^\d+\.\d\d [kMG]?bps$")
 
 
-@pytest.fixture(scope="module")
-def admin_token(demo_manager):
-    token = demo_manager.token()
-    demo_manager.relax_login_limits(token)
-    return token
-
-
 def flow_rows(page):
     return page.locator("#flows-table tbody tr")
 

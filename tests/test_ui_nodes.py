@@ -16,13 +16,6 @@ from playwright.sync_api import expect
 from manager_process import ADMIN_PASSWORD, REPO, USER_PASSWORD
 
 
-@pytest.fixture(scope="module")
-def admin_token(demo_manager):
-    token = demo_manager.token()
-    demo_manager.relax_login_limits(token)
-    return token
-
-
 def row(page, name):
     return page.locator("#nodes-table tbody tr", has=page.get_by_role("link", name=name, exact=True))
 

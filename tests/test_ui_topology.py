@@ -4,7 +4,6 @@ reload."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -16,21 +15,7 @@ DEMO_NODES = ["demo-edge-01", "demo-edge-02", "demo-edge-03", "demo-relay-01", "
 
 
 def sign_in(session, path="/topology"):
-    page = session.page
-    page.goto(path)
-    page.wait_for_url(re.compile(r"/login"))
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
-@pytest.fixture(scope="module")
-def admin_token(demo_manager):
-    token = demo_manager.token()
-    demo_manager.relax_login_limits(token)
-    return token
+    return session.login("admin", ADMIN_PASSWORD, path)
 
 
 @pytest.fixture(scope="module")
