@@ -612,15 +612,9 @@ class AIService:
 
         async def one(live: Any) -> Any:
             driver = self.app.drivers.get(live.device_type)
-            cached = live.config
-            if live.id in hub.sessions and driver is not None and driver.command("get_config") is not None \
-                    and (cached is None or cached.stale):
-                try:
-                    config, _, _ = await hub.configs.get(live.id, refresh=True)
-                    return config
-                except ApiError:
-                    pass
-            return await hub.configs.last_known(live.id)
+            if driver is None:
+                return await hub.configs.last_known(live.id)
+            return await self.app.commands.current_config(live.id, driver)
 
         values = await asyncio.gather(*(one(live) for live in nodes))
         return {live.id: value for live, value in zip(nodes, values)}
